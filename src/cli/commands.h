@@ -1,0 +1,17 @@
+// cli/commands.h — every subcommand of the shopintent binary registers itself here.
+//
+// A command file defines `void register_<name>(CLI::App& app)`, which adds a subcommand and its
+// callback. Callbacks throw si::Error on bad input; main() prints it as one line and exits 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace si::cli {
+
+void register_version(CLI::App& app);
+
+inline void register_all(CLI::App& app) {
+  register_version(app);
+}
+
+}  // namespace si::cli

@@ -1,0 +1,21 @@
+// core/system.h — facts about the machine and the process: CPU features, memory use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace si {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
+  bool avx_vnni = false;
+};
+
+const CpuFeatures& cpu_features();  // detected once, at first use
+std::string cpu_features_str();     // "AVX2 FMA F16C AVX512F ..."
+
+uint64_t peak_rss_bytes();          // high-water mark of resident memory (VmHWM)
+uint64_t current_rss_bytes();       // VmRSS
+
+}  // namespace si

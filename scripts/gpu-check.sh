@@ -69,4 +69,4 @@ if has bench; then
     tail -30 "$OUT/$(basename "$b").txt" >> "$REPORT"
   done
 fi
-cat "$REPORT"
+echo "report: $REPORT"

@@ -43,6 +43,7 @@ struct SafetensorsTensor {
 // safetensors dtype spelling ("F32", "BF16", "BOOL", ...) <-> DType; nullopt for types we lack.
 std::optional<DType> dtype_from_safetensors(std::string_view name);
 std::string_view dtype_to_safetensors(DType t);  // throws for quantized types
+int safetensors_dtype_rank(DType t);              // the library's dtype order (-1 if none)
 
 class SafetensorsFile {
  public:

@@ -1,0 +1,28 @@
+// train/cpu_fast.h — the trainer's fast CPU kernels (OpenBLAS sgemm, si::ThreadPool). Each one computes
+// what its ops/cpu/ref_backward.h counterpart computes (same accumulate-into-gradients contract) and is
+// tested equal to it (tests/train/test_fast_path.cpp).
+//
+//   si::train::fast::linear_forward(y, x, W, N, I, O);   // y (N, O) = x (N, I) W^T (O, I)
+#pragma once
+
+#include <cstdint>
+
+namespace si {
+class ThreadPool;
+}
+
+namespace si::train::fast {
+
+void linear_forward(float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
+// dx (N, I) += dy W ; dW (O, I) += dy^T x ; either may be null
+void linear_backward(float* dx, float* dW, const float* dy, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
+
+// Causal GQA attention, parallel over (batch, kv head): a task owns every query head of its group, so
+// dk/dv accumulate without races and in the same order for any thread count.
+void attention_forward(ThreadPool* pool, float* out, float* probs, const float* q, const float* k, const float* v, int64_t B,
+                       int64_t T, int64_t H, int64_t KV, int64_t D);
+void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const float* dout, const float* probs,
+                        const float* q, const float* k, const float* v, int64_t B, int64_t T, int64_t H, int64_t KV,
+                        int64_t D);
+
+}  // namespace si::train::fast

@@ -41,7 +41,7 @@ TEST(MatmulQuant, MatchesVecDotRefAndFp32Reference) {
         ops::matmul(view(x, {M, K}), w, view(y, {M, N}), pool);
         for (size_t i = 0; i < y.size(); ++i) {
           ASSERT_NEAR(y[i], exact[i], 1e-4f * (1 + std::fabs(exact[i]))) << dtype_name(dt) << " " << cpu::isa_name(isa);
-          ASSERT_NEAR(y[i], ref[i], 0.02f) << dtype_name(dt) << " M=" << M;  // |y| ~ 1.1 here
+          ASSERT_NEAR(y[i], ref[i], 0.06f) << dtype_name(dt) << " M=" << M;  // std(y) ~ 1.1; 8-bit activations
         }
         const std::vector<int32_t> rows = {36, 2, 2};
         std::vector<float> ys(size_t(M) * 3);

@@ -43,7 +43,9 @@ TEST(Pretokenize, NumbersComeInThrees) {
 
 TEST(Pretokenize, PunctuationTakesOneSpaceAndTrailingNewlines) {
   EXPECT_EQ(split("a ...\n\nb"), (V{"a", " ...\n\n", "b"}));
-  EXPECT_EQ(split("e\xCC\x81t\xC3\xA9"), (V{"e", "\xCC\x81", "t\xC3\xA9"}));  // a combining mark is not \p{L}
+  // A combining mark is not \p{L}: it leads the next word, or stands alone before a non-letter.
+  EXPECT_EQ(split("e\xCC\x81t\xC3\xA9"), (V{"e", "\xCC\x81t\xC3\xA9"}));
+  EXPECT_EQ(split("e\xCC\x81\xCC\x81."), (V{"e", "\xCC\x81\xCC\x81."}));
   EXPECT_EQ(split("  !!"), (V{" ", " !!"}));
 }
 

@@ -241,7 +241,7 @@ template <typename T> void TrainModel<T>::proj_forward(int l, int p, const T* x,
   // y += scaling * (dropout(x) A^T) B^T  (peft Linear.forward); u keeps scaling * dropout(x) A^T
   const int64_t r = opt_.lora.rank;
   const T* xd = x;
-  if (opt_.lora.dropout > 0.0f) {
+  if (opt_.lora.dropout > 0.0f && training_) {
     wscratch2_.resize(size_t(N * I));
     dropout_apply(l, p, x, wscratch2_.data(), N * I);
     xd = wscratch2_.data();
@@ -272,7 +272,7 @@ template <typename T> void TrainModel<T>::proj_backward(int l, int p, const T* x
   const T sc = T(opt_.lora.scaling());
   for (auto& v : du) v *= sc;
   // dA += du^T dropout(x) ; dx += dropout'(du A)
-  const bool drop = opt_.lora.dropout > 0.0f;
+  const bool drop = opt_.lora.dropout > 0.0f && training_;
   const T* xd = x;
   if (drop) {
     wscratch2_.resize(size_t(N * I));

@@ -103,6 +103,8 @@ template <typename T> class TrainModel {
   // Dropout masks are a hash of (seed, step, layer, projection, element): recomputation
   // (activation checkpointing) and resumed runs see the same masks.
   void set_dropout_step(uint64_t seed, uint64_t step) { drop_seed_ = seed; drop_step_ = step; }
+  // Evaluation turns LoRA dropout off (torch's model.eval()).
+  void set_training(bool on) { training_ = on; }
 
   const T* logits() const { return logits_; }  // (B, T, V) of the last forward
   int64_t n_loss_tokens() const { return n_valid_; }
@@ -143,6 +145,7 @@ template <typename T> class TrainModel {
   std::vector<T> cos_, sin_;
   int64_t n_valid_ = 0;
   uint64_t drop_seed_ = 0, drop_step_ = 0;
+  bool training_ = true;
   mutable std::vector<T> wscratch_, wscratch2_;
 };
 

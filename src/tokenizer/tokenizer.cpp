@@ -22,8 +22,10 @@ struct PieceCache {
   static constexpr size_t kMaxEntries = 1 << 17;
 };
 
+thread_local PieceCache t_cache;
+
 PieceCache& piece_cache(uint64_t owner) {
-  thread_local PieceCache cache;
+  PieceCache& cache = t_cache;
   if (cache.owner != owner || cache.map.size() >= PieceCache::kMaxEntries) {
     cache.map.clear();
     cache.owner = owner;
@@ -85,9 +87,9 @@ void bpe_merge(const Tokenizer::Impl& t, std::string_view piece, std::vector<int
 
 void encode_piece(const Tokenizer::Impl& t, PieceCache& cache, std::string_view piece, std::vector<int32_t>& out) {
   if (t.spec.ignore_merges) {
-    auto it = t.bpe_by_bytes.find(piece);
-    if (it != t.bpe_by_bytes.end()) {
-      out.push_back(it->second);
+    const int32_t id = t.bpe_by_bytes.find(piece);
+    if (id >= 0) {
+      out.push_back(id);
       return;
     }
   }
@@ -122,6 +124,7 @@ Tokenizer Tokenizer::from_spec(TokenizerSpec spec, const std::string& origin) {
   SI_CHECK(spec.types.size() == n, "{}: {} token types for {} tokens", origin, spec.types.size(), n);
   SI_CHECK(n < (size_t(1) << 31), "{}: vocabulary of {} tokens is too large", origin, n);
   impl->bytes.resize(n);
+  std::vector<bool> in_bpe(n, false);
   for (size_t id = 0; id < n; ++id) {
     const std::string& p = spec.pieces[id];
     const TokenType type = spec.types[id];
@@ -140,14 +143,16 @@ Tokenizer Tokenizer::from_spec(TokenizerSpec spec, const std::string& origin) {
     // alphabet; such a token can still be produced by a merge, never from bytes.
     std::optional<std::string> raw = piece_to_bytes(p);
     impl->bytes[id] = raw ? *raw : p;
-    if (raw) impl->bpe_by_bytes.emplace(*raw, int32_t(id));
+    in_bpe[id] = raw.has_value();
   }
+  impl->bpe_by_bytes.build(impl->bytes, in_bpe);
   for (int b = 0; b < 256; ++b) {
-    auto it = impl->bpe_by_bytes.find(std::string_view(reinterpret_cast<const char*>(&b), 1));
-    if (it == impl->bpe_by_bytes.end())
+    const char byte = char(b);
+    const int32_t id = impl->bpe_by_bytes.find(std::string_view(&byte, 1));
+    if (id < 0)
       fail("{}: the vocabulary has no token for byte 0x{:02X} ('{}'); a byte-level BPE needs all 256", origin, b,
            bytes_to_piece(std::string(1, char(b))));
-    impl->byte_id[b] = it->second;
+    impl->byte_id[b] = id;
   }
   impl->merges.reserve(spec.merges.size());
   for (size_t r = 0; r < spec.merges.size(); ++r) {
@@ -155,8 +160,7 @@ Tokenizer Tokenizer::from_spec(TokenizerSpec spec, const std::string& origin) {
     auto ia = impl->by_piece.find(a), ib = impl->by_piece.find(b), ic = impl->by_piece.find(a + b);
     if (ia == impl->by_piece.end() || ib == impl->by_piece.end() || ic == impl->by_piece.end())
       fail("{}: merge {} '{} {}' uses a token that is not in the vocabulary", origin, r, a, b);
-    // A pair listed twice keeps its last rank, as HF builds its merge map.
-    impl->merges[(uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second)] = {int32_t(r), ic->second};
+    impl->merges.set(ia->second, ib->second, {int32_t(r), ic->second});
   }
   std::stable_sort(impl->added.begin(), impl->added.end(),
                    [](const AddedToken& x, const AddedToken& y) { return x.text.size() > y.text.size(); });
@@ -200,6 +204,11 @@ void Tokenizer::encode(std::string_view text, bool parse_special, std::vector<in
     start = i;
   }
   encode_ordinary(t, cache, text.substr(start), out);
+}
+
+void Tokenizer::clear_thread_cache() {
+  t_cache.map.clear();
+  t_cache.owner = 0;
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {

@@ -80,6 +80,9 @@ class Tokenizer {
   int32_t token_id(std::string_view piece) const;  // by stored form; -1 when absent
   const TokenizerSpec& spec() const;
 
+  // Empties the calling thread's piece cache (benchmarks measure cold encoding with it).
+  static void clear_thread_cache();
+
   // Writes an HF tokenizer.json (Llama 3 pre-tokenizer, ByteLevel, BPE) atomically.
   void save_hf_json(const std::string& path) const;
 

@@ -179,4 +179,21 @@ void save_hf_model(const LlamaConfig& cfg, const std::vector<NamedTensor>& tenso
   write_file_atomic((fs::path(dir) / "config.json").string(), j.dump(2) + "\n");
 }
 
+void save_run_output(const TrainModel<float>& m, const std::string& dir, const std::string& base_model,
+                     const std::map<std::string, std::string>& extra) {
+  fs::create_directories(dir);
+  if (m.options().method == Method::full) {
+    std::vector<NamedTensor> ts;
+    const auto& b = m.base();
+    for (size_t i = 0; i < b.entries.size(); i++)
+      ts.push_back({b.entries[i].name, b.entries[i].shape, std::vector<float>(b.ptr(int(i)), b.ptr(int(i)) + b.entries[i].numel)});
+    save_hf_model(m.config(), ts, dir, DType::F32);
+  } else {
+    save_peft_adapter(m, dir, base_model);
+  }
+  json info = {{"method", method_name(m.options().method)}, {"base", base_model}};
+  for (const auto& [k, v] : extra) info[k] = v;
+  write_file_atomic((fs::path(dir) / "shopintent_train.json").string(), info.dump(2) + "\n");
+}
+
 }  // namespace si::train

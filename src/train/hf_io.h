@@ -51,4 +51,9 @@ struct NamedTensor {
 };
 void save_hf_model(const LlamaConfig& cfg, const std::vector<NamedTensor>& tensors, const std::string& dir, DType dtype);
 
+// What a finished run leaves in dir: the adapter in peft's layout (lora, qlora) or the whole model
+// as an HF directory in fp32 (full), plus shopintent_train.json {"method", "base", ...extra}.
+void save_run_output(const TrainModel<float>& m, const std::string& dir, const std::string& base_model,
+                     const std::map<std::string, std::string>& extra = {});
+
 }  // namespace si::train

@@ -46,7 +46,7 @@ TEST_P(QuantsGguf, EveryTensorByteIdenticalToLlamaCpp) {
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantsGguf,
                          ::testing::Values("F16", "BF16", "Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace si::cpu

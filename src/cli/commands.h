@@ -9,9 +9,13 @@
 namespace si::cli {
 
 void register_version(CLI::App& app);
+void register_datagen(CLI::App& app);
+void register_data(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
+  register_datagen(app);
+  register_data(app);
 }
 
 }  // namespace si::cli

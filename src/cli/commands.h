@@ -9,11 +9,17 @@
 namespace si::cli {
 
 void register_version(CLI::App& app);
+void register_logits(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_perf(CLI::App& app);
 void register_datagen(CLI::App& app);
 void register_data(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
+  register_logits(app);
+  register_generate(app);
+  register_perf(app);
   register_datagen(app);
   register_data(app);
 }

@@ -36,7 +36,7 @@ void register_datagen(CLI::App& app) {
     uint64_t seed = 1;
     double typo = 0.12, diacritics = 0.08, lowercase = 0.15, punct = 0.15, emoji = 0.06, spaces = 0.05;
     double code_switch = 0.10, valid = 0.05, test = 0.05, heldout = 0.05;
-    bool quiet = false;
+    bool quiet = false, meta = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--task", a->task, "Task spec name (data/tasks/<name>.json) or path")->capture_default_str();
@@ -56,6 +56,7 @@ void register_datagen(CLI::App& app) {
   cmd->add_option("--heldout-frac", a->heldout, "Share in test_heldout.jsonl (unseen phrasings and products; 0: none)")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress output");
+  cmd->add_flag("--meta", a->meta, "Also write <split>.meta.jsonl (template ids, catalog language per row)");
   cmd->callback([a] {
     GenOptions o;
     o.task = a->task;
@@ -74,6 +75,7 @@ void register_datagen(CLI::App& app) {
     o.test_ppm = to_ppm(a->test, "--test-frac");
     o.heldout_ppm = to_ppm(a->heldout, "--heldout-frac");
     o.quiet = a->quiet;
+    o.meta = a->meta;
     GenSummary s = generate_dataset(o);
     fmt::print("{}: train {} valid {} test {} test_heldout {} (dropped {} duplicates) in {:.1f} s\n", a->out, s.train,
                s.valid, s.test, s.heldout, s.dropped, s.seconds);

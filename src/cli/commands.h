@@ -9,6 +9,7 @@
 namespace si::cli {
 
 void register_version(CLI::App& app);
+void register_quantize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_logits(CLI::App& app);
 void register_generate(CLI::App& app);
@@ -18,6 +19,7 @@ void register_data(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
+  register_quantize(app);
   register_inspect(app);
   register_logits(app);
   register_generate(app);

@@ -49,6 +49,8 @@ struct Row {
   std::vector<Action> actions;
   std::string qty_form = "none";
   bool code_switched = false;
+  std::string catalog_lang;
+  std::vector<std::string> templates;  // ids of the templates used, for the .meta.jsonl sidecar
 };
 
 // Which templates / products belong to the held-out split.
@@ -105,6 +107,7 @@ class Generator {
     const std::string& lab = labels_[label];
     if (!spec_.uses_catalog) {
       const Template& t = pick_template(rng, L.support.at(lab), held_.support[lang].at(lab), split);
+      row.templates.push_back(t.id);
       std::string text = render_free(L, t, rng);
       if (!L.fillers.empty() && rng.chance_ppm(120000))
         text = rng.chance_ppm(500000) ? rng.pick(L.fillers) + " " + text : text + ". " + rng.pick(L.fillers);
@@ -129,15 +132,18 @@ class Generator {
     std::vector<CatalogEntry> catalog;
     std::vector<CatalogEntry> targets = build_catalog(rng, std::max<size_t>(1, intents.size()), split, catalog);
     for (const auto& e : catalog) row.catalog.push_back(langs_[cat_lang].products[e.base].names[e.variant]);
+    row.catalog_lang = langs_[cat_lang].code;
 
     std::vector<std::string> clauses;
     if (intents.empty()) {
       const Template& t = pick_template(rng, L.cart.at("none"), held_.cart[lang].at("none"), split);
+      row.templates.push_back(t.id);
       std::string unused;
       clauses.push_back(render_cart_clause(L, t, targets[0], 1, false, catalog, rng, unused));
     }
     for (size_t i = 0; i < intents.size(); ++i) {
       const Template& t = pick_template(rng, L.cart.at(intents[i]), held_.cart[lang].at(intents[i]), split);
+      row.templates.push_back(t.id);
       int64_t qty = (t.has_q || t.has_n) ? sample_quantity(rng, qty_min_, qty_max_) : qty_default_;
       std::string form;
       clauses.push_back(render_cart_clause(L, t, targets[i], qty, intents[i] == "set_quantity", catalog, rng, form));
@@ -417,10 +423,12 @@ GenSummary generate_dataset(const GenOptions& opt) {
   fs::create_directories(opt.out_dir, ec);
   if (ec) throw Error("cannot create output directory: " + ec.message()).at(opt.out_dir);
 
-  std::array<std::unique_ptr<AtomicFile>, kSplits> files;
+  std::array<std::unique_ptr<AtomicFile>, kSplits> files, metas;
   for (int s = 0; s < kSplits; ++s)
-    if (s != kHeldout || opt.heldout_ppm > 0)
+    if (s != kHeldout || opt.heldout_ppm > 0) {
       files[s] = std::make_unique<AtomicFile>(opt.out_dir + "/" + kSplitNames[s] + ".jsonl");
+      if (opt.meta) metas[s] = std::make_unique<AtomicFile>(opt.out_dir + "/" + kSplitNames[s] + ".meta.jsonl");
+    }
 
   const size_t n_langs = gen.langs().size(), n_labels = gen.label_count(), n_strata = n_langs * n_labels;
   const std::array<uint64_t, kSplits> share{1000000 - total_ppm, opt.valid_ppm, opt.test_ppm, opt.heldout_ppm};
@@ -477,6 +485,22 @@ GenSummary generate_dataset(const GenOptions& opt) {
     line += gen.answer(row);
     line += "}\n";
     files[split]->write(line);
+    if (metas[split]) {
+      line.clear();
+      line += "{\"id\": ";
+      append_json_string(line, fmt::format("{}-{}-{}", spec.name, opt.seed, i));
+      line += ", \"templates\": [";
+      for (size_t t = 0; t < row.templates.size(); ++t) {
+        if (t) line += ", ";
+        append_json_string(line, row.templates[t]);
+      }
+      line += "], \"catalog_lang\": ";
+      append_json_string(line, row.catalog_lang);
+      line += ", \"quantity_form\": ";
+      append_json_string(line, row.qty_form);
+      line += "}\n";
+      metas[split]->write(line);
+    }
 
     SplitStats& st = stats[split];
     ++st.rows;
@@ -489,6 +513,8 @@ GenSummary generate_dataset(const GenOptions& opt) {
   }
   progress.finish();
   for (auto& f : files)
+    if (f) f->commit();
+  for (auto& f : metas)
     if (f) f->commit();
 
   nlohmann::json j;

@@ -31,6 +31,7 @@ struct GenOptions {
   uint32_t code_switch_ppm = 100000;    // catalog in another of `langs` than the request
   uint32_t valid_ppm = 50000, test_ppm = 50000, heldout_ppm = 50000;
   bool quiet = false;
+  bool meta = false;                    // also write <split>.meta.jsonl: template ids, catalog language
 };
 
 struct GenSummary {

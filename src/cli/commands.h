@@ -9,6 +9,8 @@
 namespace si::cli {
 
 void register_version(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_tokenizer_train(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_logits(CLI::App& app);
@@ -19,6 +21,8 @@ void register_data(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
+  register_tokenize(app);
+  register_tokenizer_train(app);
   register_quantize(app);
   register_inspect(app);
   register_logits(app);

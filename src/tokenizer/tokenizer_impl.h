@@ -1,4 +1,4 @@
-// tokenizer/tokenizer_impl.h — the tables behind si::Tokenizer (private to tokenizer/).
+// tokenizer/tokenizer_impl.h — the tables behind si::Tokenizer (for tokenizer/ files only).
 #pragma once
 
 #include <atomic>

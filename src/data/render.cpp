@@ -88,7 +88,10 @@ std::string quantity_phrase(const Language& L, const ProductBase& b, const Refer
   if (!ref.attr_only.empty() && qty == 1 && !explicit_qty) { form_out = "unstated"; return ref.attr_only; }
   bool unit_ok = !b.unit.empty();
   // Plural-only nouns (eggs, jeans) are counted in their unit: "two packs of eggs".
-  bool use_unit = unit_ok && (n.plural_only() ? (qty > 1 || explicit_qty || rng.chance_ppm(500000)) : rng.chance_ppm(200000));
+  // A countable synonym of a plural-only product ("Jeanshose" for "Jeans") is counted by itself:
+  // containers (bottle, pack) only go with products whose own noun is a mass or plural-only noun.
+  bool use_unit = unit_ok && (n.plural_only() ? (qty > 1 || explicit_qty || rng.chance_ppm(500000))
+                                              : !b.nouns[0].plural_only() && rng.chance_ppm(200000));
   if (!use_unit && n.plural_only() && qty == 1) {
     form_out = "unstated";
     return noun_phrase(L, n, kPl, ref.attr, rng);
@@ -265,8 +268,14 @@ std::string render_cart_clause(const Language& L, const Template& t, const Catal
 
 std::string render_free(const Language& L, const Template& t, Rng& rng) {
   std::string out;
-  const ProductBase& b = L.products[rng.below(L.products.size())];
-  const Noun& n = b.nouns[rng.below(b.nouns.size())];
+  // Support messages talk about one item ("is the jacket waterproof?"): plural-only nouns would
+  // break the verb agreement of singular templates, so they are skipped here.
+  const Noun* pick = nullptr;
+  for (int tries = 0; tries < 16 && (!pick || pick->plural_only()); ++tries) {
+    const ProductBase& b = L.products[rng.below(L.products.size())];
+    pick = &b.nouns[rng.below(b.nouns.size())];
+  }
+  const Noun& n = *pick;
   for (const auto& p : t.pieces) {
     switch (p.slot) {
       case Slot::Text: out += p.text; break;

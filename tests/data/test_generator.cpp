@@ -177,14 +177,20 @@ TEST(Datagen, SplitsAreStratifiedByLanguageAndIntent) {
 TEST(Datagen, CodeSwitchingAndQuantityFormsHappen) {
   size_t langs = available_languages(data_dir() + "/lang").size();
   if (langs < 2) GTEST_SKIP() << "code-switching needs two languages";
-  int64_t switched = 0, total = 0;
-  total = static_cast<int64_t>(rows(dataset("cart") / "train.meta.jsonl").size());
-  json stats = json::parse(slurp(dataset("cart") / "stats.json"));
-  switched = stats["splits"]["train"]["code_switched"].get<int64_t>();
+  // Enough rows that a 10 % rate is measured to about +-1 %.
+  fs::path dir = test::temp_dir();
+  generate_dataset(options("cart", 3000, 5, dir));
+  json stats = json::parse(slurp(dir / "stats.json"));
+  int64_t switched = stats["splits"]["train"]["code_switched"].get<int64_t>();
+  int64_t total = static_cast<int64_t>(rows(dir / "train.meta.jsonl").size());
   EXPECT_EQ(total, stats["splits"]["train"]["rows"].get<int64_t>());
   EXPECT_NEAR(static_cast<double>(switched) / total, 0.10, 0.03);
-  // Noise: some requests lost their diacritics/case/punctuation, some got typos; the quantity-form
-  // mix covers every way of saying a quantity.
+  // The sidecar agrees: the catalog's language differs from the request's exactly that often.
+  auto data = rows(dir / "train.jsonl"), meta = rows(dir / "train.meta.jsonl");
+  int64_t differ = 0;
+  for (size_t i = 0; i < data.size(); ++i) differ += data[i]["lang"] != meta[i]["catalog_lang"];
+  EXPECT_EQ(differ, switched);
+  // The quantity-form mix covers the ways of saying a quantity.
   const auto& forms = stats["splits"]["train"]["quantity_form"];
   for (const char* f : {"unstated", "word", "digit", "unit"}) EXPECT_TRUE(forms.contains(f)) << f;
 }

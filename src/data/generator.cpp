@@ -101,7 +101,8 @@ class Generator {
 
   // Makes row `index` of stratum (lang, label) for `split`; attempt varies the PRNG stream.
   Row make_row(int64_t index, size_t lang, size_t label, SplitId split, int attempt) const {
-    Rng rng(mix(opt_.seed, static_cast<uint64_t>(index), static_cast<uint64_t>(attempt)));
+    // The task name is mixed in so that two tasks generated with one seed are not parallel texts.
+    Rng rng(mix(mix(opt_.seed, fnv1a64(spec_.name)), static_cast<uint64_t>(index), static_cast<uint64_t>(attempt)));
     const Language& L = langs_[lang];
     Row row;
     const std::string& lab = labels_[label];

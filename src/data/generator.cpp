@@ -111,7 +111,9 @@ class Generator {
       row.templates.push_back(t.id);
       std::string text = render_free(L, t, rng);
       if (!L.fillers.empty() && rng.chance_ppm(120000))
-        text = rng.chance_ppm(500000) ? rng.pick(L.fillers) + " " + text : text + ". " + rng.pick(L.fillers);
+        text = rng.chance_ppm(500000) ? rng.pick(L.fillers) + " " + text
+                                      : text + (text.back() == '?' || text.back() == '!' || text.back() == '.' ? " " : ". ") +
+                                            rng.pick(L.fillers);
       row.request = assemble(L, {text}, rng, /*small_talk=*/lab != "greeting");
       row.actions.push_back({lab, {}, 1, 0});
       return row;

@@ -55,9 +55,11 @@ const fs::path& dataset(const std::string& task) {
   fs::path dir = fs::path(SHOPINTENT_BINARY_DIR) / "test-tmp" / ("dataset-" + task);
   fs::remove_all(dir);
   size_t langs = available_languages(data_dir() + "/lang").size();
-  size_t labels = load_task_spec(task).intents().size() + 2;
-  // About 20 rows per stratum, so each split share can be checked to 1 %.
-  generate_dataset(options(task, static_cast<int64_t>(langs * labels * 20), 11, dir));
+  TaskSpec spec = load_task_spec(task);
+  // Strata: the spec's intents, plus "none" and "multi" for list specs.
+  size_t labels = spec.intents().size() + (spec.list_field() ? 2 : 0);
+  // 40 rows per stratum: every split gets whole rows of each stratum, so shares can be checked to 1 %.
+  generate_dataset(options(task, static_cast<int64_t>(langs * labels * 40), 11, dir));
   return made[task] = dir;
 }
 

@@ -3,6 +3,8 @@
 // Trains a byte-level BPE with the Llama 3 pre-tokenizer (tokenizer/bpe_train.h) and writes it as
 // a Hugging Face tokenizer.json. Text files are read line by line; in a .jsonl file every string
 // value of every record is a text (so datagen's splits can be passed as they are).
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -68,6 +70,8 @@ void register_tokenizer_train(CLI::App& app) {
     for (const std::string& path : opt->in) add_file(trainer, path);
     opt->train.progress = true;
     const Tokenizer tok = trainer.train(opt->train);
+    const std::filesystem::path parent = std::filesystem::path(opt->out).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
     tok.save_hf_json(opt->out);
     fmt::print("{}: {} tokens ({} merges, {} distinct words), bos {} eos {}\n", opt->out, tok.vocab_size(),
                tok.spec().merges.size(), trainer.n_words(), tok.bos_id(), tok.eos_id());

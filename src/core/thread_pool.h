@@ -8,6 +8,7 @@
 // and the same split every call (deterministic reductions).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -42,13 +43,13 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const RangeFn* job_ = nullptr;
+  const RangeFn* job_ = nullptr;       // written before generation_ is bumped (release)
   int64_t job_n_ = 0;
   int64_t job_grain_ = 1;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-  std::exception_ptr error_;
+  std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for every job
+  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<bool> stop_{false};
+  std::exception_ptr error_;             // guarded by mu_
 };
 
 }  // namespace si

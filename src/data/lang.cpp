@@ -58,6 +58,9 @@ std::string gendered(const json& table, const std::string& g) {
   if (table.is_string()) return table.get<std::string>();
   if (!table.is_object()) return "";
   if (auto it = table.find(g); it != table.end() && it->is_string()) return it->get<std::string>();
+  // "pl_f" (feminine plural-only) falls back to "pl", "ms" to "m".
+  if (g.rfind("pl", 0) == 0)
+    if (auto it = table.find("pl"); it != table.end() && it->is_string()) return it->get<std::string>();
   if (!g.empty())
     if (auto it = table.find(g.substr(0, 1)); it != table.end() && it->is_string()) return it->get<std::string>();
   if (auto it = table.find("*"); it != table.end() && it->is_string()) return it->get<std::string>();

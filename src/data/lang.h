@@ -25,12 +25,12 @@ enum Form : int { kSg = 0, kPl, kAcc, kGen, kGenPl, kFormCount };
 enum Case : int { kCaseAcc = 0, kCaseNom, kCaseGen, kCaseCount };
 
 struct Noun {
-  std::string gender;                                // "m", "f", "n", "c", "pl" (plural-only), ...
+  std::string gender;                                // "m", "f", "n", "c", "pl"/"pl_f" (plural-only), ...
   std::array<std::string, kFormCount> forms;
   std::string indef;                                 // indefinite article in the object case ("" if none)
   std::array<std::string, kCaseCount> def;           // definite article per case ("" if none)
   std::array<std::string, 21> num;                   // number words 1..20 agreeing with the gender
-  bool plural_only() const { return gender == "pl"; }
+  bool plural_only() const { return gender.rfind("pl", 0) == 0; }
 };
 
 struct ProductBase {

@@ -94,7 +94,7 @@ std::string quantity_phrase(const Language& L, const ProductBase& b, const Refer
                                               : !b.nouns[0].plural_only() && rng.chance_ppm(200000));
   if (!use_unit && n.plural_only() && qty == 1) {
     form_out = "unstated";
-    return noun_phrase(L, n, kPl, ref.attr, rng);
+    return with_article(n.indef, noun_phrase(L, n, kPl, ref.attr, rng));  // "eggs", "des œufs"
   }
   if (!use_unit && qty > 1 && rng.chance_ppm(100000)) {
     form_out = "digit_x";

@@ -18,6 +18,8 @@ void register_generate(CLI::App& app);
 void register_perf(CLI::App& app);
 void register_datagen(CLI::App& app);
 void register_data(CLI::App& app);
+void register_train(CLI::App& app);
+void register_merge(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
@@ -30,6 +32,8 @@ inline void register_all(CLI::App& app) {
   register_perf(app);
   register_datagen(app);
   register_data(app);
+  register_train(app);
+  register_merge(app);
 }
 
 }  // namespace si::cli

@@ -17,8 +17,8 @@ void linear_forward(float* y, const float* x, const float* W, int64_t N, int64_t
 // dx (N, I) += dy W ; dW (O, I) += dy^T x ; either may be null
 void linear_backward(float* dx, float* dW, const float* dy, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
 
-// Causal GQA attention, parallel over (batch, kv head): a task owns every query head of its group, so
-// dk/dv accumulate without races and in the same order for any thread count.
+// Causal GQA attention with sgemm per (batch, head); softmax rows in parallel on the pool. Heads run
+// in order, so dk/dv of a shared kv head accumulate in the same order for any thread count.
 void attention_forward(ThreadPool* pool, float* out, float* probs, const float* q, const float* k, const float* v, int64_t B,
                        int64_t T, int64_t H, int64_t KV, int64_t D);
 void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const float* dout, const float* probs,

@@ -288,13 +288,19 @@ template <typename T> void TrainModel<T>::proj_backward(int l, int p, const T* x
 }
 
 template <typename T> void TrainModel<T>::alloc_acts(int B, int Tn) {
-  if (B == B_ && Tn == T_ && !layer_acts_.empty()) return;
-  acts_.reset();
-  layer_acts_.clear();
+  // Buffers are sized for the largest batch seen so far and reused (length-bucketed batches change
+  // shape every step; re-allocating would cost page faults each time). Smaller batches use prefixes.
+  const int64_t H = cfg_.n_heads;
   B_ = B;
   T_ = Tn;
-  const int64_t N = int64_t(B) * T_, C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(),
-                F = cfg_.intermediate_size, V = cfg_.vocab_size, H = cfg_.n_heads, L = cfg_.n_layers;
+  const int64_t need_n = int64_t(B) * Tn, need_p = int64_t(B) * H * Tn * Tn;
+  if (!layer_acts_.empty() && need_n <= cap_n_ && need_p <= cap_p_) return;
+  cap_n_ = std::max(cap_n_, need_n);
+  cap_p_ = std::max(cap_p_, need_p);
+  acts_.reset();
+  layer_acts_.clear();
+  const int64_t N = cap_n_, C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size,
+                V = cfg_.vocab_size, L = cfg_.n_layers;
   auto al = [&](int64_t n) { return acts_.alloc<T>(size_t(n)); };
   x_in_ = al((L + 1) * N * C);  // (L+1, N, C)
   hf_ = al(N * C);
@@ -304,7 +310,7 @@ template <typename T> void TrainModel<T>::alloc_acts(int B, int Tn) {
   for (int i = 0; i < n_sets; i++) {
     auto a = std::make_unique<LayerActs>();
     a->h1 = al(N * C), a->rstd1 = al(N), a->q = al(N * Q), a->k = al(N * KV), a->v = al(N * KV);
-    a->probs = al(int64_t(B) * H * T_ * T_), a->att = al(N * Q), a->x_mid = al(N * C), a->h2 = al(N * C);
+    a->probs = al(cap_p_), a->att = al(N * Q), a->x_mid = al(N * C), a->h2 = al(N * C);
     a->rstd2 = al(N), a->gate = al(N * F), a->up = al(N * F), a->act = al(N * F);
     for (int p = 0; p < kNumProj; p++) a->u[size_t(p)] = opt_.lora.targets[size_t(p)] && opt_.method != Method::full ? al(N * opt_.lora.rank) : nullptr;
     layer_acts_.push_back(std::move(a));

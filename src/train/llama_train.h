@@ -135,6 +135,7 @@ template <typename T> class TrainModel {
   // activations
   Arena acts_{"train-activations"};
   int B_ = 0, T_ = 0;
+  int64_t cap_n_ = 0, cap_p_ = 0;  // activation buffers hold this many rows / attention probabilities
   std::vector<std::unique_ptr<LayerActs>> layer_acts_;  // L sets, or 1 when checkpointing
   std::unique_ptr<GradScratch> gs_;                      // backward buffers, sized with the activations
   T* x_in_ = nullptr;   // (L+1, N, C) residual stream at each layer boundary

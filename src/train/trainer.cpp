@@ -79,11 +79,12 @@ TrainResult Trainer::run(int64_t stop_after) {
     m_.zero_grad();
     double loss_sum = 0;
     for (int a = 0; a < c_.grad_accum; a++) {
-      const Batch b = make_batch(train_, next_rows(), c_.pad_id);
+      const std::vector<int32_t>& rows = next_rows();
+      for (int32_t r : rows) tokens_seen += int64_t(train_[size_t(r)].size());  // real tokens, not padding
+      const Batch b = make_batch(train_, rows, c_.pad_id);
       m_.set_dropout_step(c_.seed, uint64_t(micro_step_++));
       loss_sum += m_.forward(b);
       m_.backward(1.0 / c_.grad_accum);  // mean over micro-batches, as transformers' Trainer
-      for (int32_t t : b.targets) tokens_seen += t >= 0;
     }
     clip_grad_norm(grads, m_.trainable().entries, c_.max_grad_norm);
     const double lr = cosine_with_warmup(c_.lr, step_, c_.warmup_steps, total_steps_);

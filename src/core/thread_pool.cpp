@@ -12,9 +12,15 @@
 namespace si {
 namespace {
 
-// Spin iterations before sleeping: ~0.1-0.5 ms of pause instructions, longer than the gap between
-// two kernels of a decode step, shorter than anything a human would notice as a busy idle pool.
-constexpr int kSpin = 1 << 13;
+// Waiting: kPause pause instructions (the other thread is usually running and about to finish),
+// then yields up to kSpin (on a busy machine the thread we wait for may need our core), then sleep.
+constexpr int kPause = 256;
+constexpr int kSpin = 1 << 12;
+
+inline void backoff(int spins) {
+  if (spins < kPause) SI_PAUSE();
+  else std::this_thread::yield();
+}
 
 // Range of worker `t` out of `n_threads` over n items in units of `grain`.
 void split(int64_t n, int64_t grain, int t, int n_threads, int64_t* begin, int64_t* end) {
@@ -49,7 +55,7 @@ void ThreadPool::worker(int index) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spins = 0; g == seen && !stop_.load(std::memory_order_acquire); ++spins) {
       if (spins < kSpin) {
-        SI_PAUSE();
+        backoff(spins);
       } else {
         std::unique_lock<std::mutex> lock(mu_);
         start_cv_.wait(lock, [&] {
@@ -101,7 +107,7 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
   } catch (...) {
     mine = std::current_exception();
   }
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0 && spins < kSpin; ++spins) SI_PAUSE();
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0 && spins < kSpin; ++spins) backoff(spins);
   if (pending_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });

@@ -5,6 +5,7 @@
 #include "data/task_spec.h"
 #include "fake_backend.h"
 #include "intent/engine.h"
+#include "intent/eval.h"
 #include "intent/prompt.h"
 #include "test_paths.h"
 
@@ -129,6 +130,38 @@ TEST_F(EngineTest, TooLongPromptIsAnErrorForThatRequestOnly) {
   EXPECT_FALSE(out[0].output.has_value());
   EXPECT_NE(out[0].error.find("does not fit"), std::string::npos);
   ASSERT_TRUE(out[1].output.has_value()) << out[1].error;
+}
+
+}  // namespace
+}  // namespace si
+
+namespace si {
+namespace {
+
+TEST_F(EngineTest, EvaluateCountsExactMatchesPerLanguageAndIntent) {
+  const TaskSpec spec = load_task_spec("cart");
+  test::FakeBackend model(llama3(), 8, 1024);
+  std::vector<EvalRow> rows;
+  auto add = [&](const std::string& msg, const std::string& lang, const nlohmann::json& ref, const std::string& says) {
+    rows.push_back({msg, lang, shop_b, msg, ref});
+    model.script[msg] = says;
+  };
+  const nlohmann::json milk2 = {{"intent", "add"}, {"product", "Milk"}, {"quantity", 2}};
+  add("m1", "en", milk2, canonical_answer(spec, milk2));
+  add("m2", "de", milk2, R"({"intent": "remove", "product": "Milk", "quantity": 2})");
+  add("m3", "de", {{"intent", "remove"}, {"product", "Bread"}, {"quantity", 1}}, R"({"intent": "remove", "product": "Bread", "quantity": 1})");
+  IntentEngine engine(model, llama3(), spec, {.max_batch = 2, .cache_slots = 1});
+  const EvalReport r = evaluate(engine, llama3(), spec, rows, 1234, false);
+  const auto& j = r.to_json();
+  EXPECT_DOUBLE_EQ(j["exact_match"].get<double>(), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(j["by_lang"]["de"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["field_accuracy"]["intent"].get<double>(), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(j["field_accuracy"]["product"].get<double>(), 1.0);
+  EXPECT_EQ(j["confusion"]["add"]["remove"].get<int>(), 1);
+  EXPECT_EQ(j["invalid_rate"].get<double>(), 0.0);
+  EXPECT_EQ(j["model_bytes"].get<uint64_t>(), 1234u);
+  for (const char* k : {"requests_per_s", "peak_rss_bytes", "n"}) EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_NE(r.text().find("exact match     66.67%"), std::string::npos) << r.text();
 }
 
 }  // namespace

@@ -108,7 +108,8 @@ EvalReport evaluate(IntentEngine& engine, const Tokenizer& tok, const TaskSpec& 
   Tally exact, invalid;
   std::map<std::string, Tally> by_field, by_lang, by_intent;
   std::map<std::string, std::map<std::string, int64_t>> confusion;  // reference -> predicted -> count
-  int64_t prompt_tokens = 0, cached_tokens = 0, answer_tokens = 0, choices = 0;
+  int64_t prompt_tokens = 0, cached_tokens = 0, answer_tokens = 0, choices = 0, failed = 0;
+  std::string first_error;
   for (size_t i = 0; i < rows.size(); ++i) {
     const IntentResult& r = results[i];
     const json& ref = rows[i].output;
@@ -121,6 +122,8 @@ EvalReport evaluate(IntentEngine& engine, const Tokenizer& tok, const TaskSpec& 
     by_intent[ref_label].add(hit);
     confusion[ref_label][valid ? intent_label(spec, *r.output) : std::string("(invalid)")]++;
     for (const Field& f : spec.fields) by_field[f.name].add(valid && r.output->contains(f.name) && (*r.output)[f.name] == ref[f.name]);
+    if (!valid && first_error.empty()) first_error = r.error;
+    failed += valid ? 0 : 1;
     prompt_tokens += r.prompt_tokens;
     cached_tokens += r.cached_tokens;
     answer_tokens += r.answer_tokens;
@@ -130,6 +133,7 @@ EvalReport evaluate(IntentEngine& engine, const Tokenizer& tok, const TaskSpec& 
   j["n"] = rows.size();
   j["exact_match"] = exact.rate();
   j["invalid_rate"] = invalid.rate();
+  j["errors"] = {{"count", failed}, {"first", first_error}};
   for (const auto& [k, t] : by_field) j["field_accuracy"][k] = t.rate();
   for (const auto& [k, t] : by_lang) j["by_lang"][k.empty() ? "?" : k] = t.rate();
   for (const auto& [k, t] : by_intent) j["by_intent"][k] = {{"n", t.n}, {"exact_match", t.rate()}};
@@ -153,6 +157,8 @@ std::string EvalReport::text() const {
   s += fmt::format("requests        {}\n", j["n"].get<int64_t>());
   s += fmt::format("exact match     {:.2f}%\n", 100.0 * j["exact_match"].get<double>());
   s += fmt::format("invalid outputs {:.2f}%\n", 100.0 * j["invalid_rate"].get<double>());
+  if (j["errors"]["count"].get<int64_t>() > 0)
+    s += fmt::format("  first error: {}\n", j["errors"]["first"].get<std::string>());
   for (const auto& [k, v] : j["field_accuracy"].items()) s += fmt::format("  field {:<12} {:.2f}%\n", k, 100.0 * v.get<double>());
   for (const auto& [k, v] : j["by_lang"].items()) s += fmt::format("  lang  {:<12} {:.2f}%\n", k, 100.0 * v.get<double>());
   for (const auto& [k, v] : j["by_intent"].items())

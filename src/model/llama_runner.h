@@ -57,6 +57,7 @@ class LlamaRunner {
   int decode_greedy(int slot, int32_t token);
 
   KvCache& cache() { return kv_; }
+  const KvCache& cache() const { return kv_; }
   const LlamaModel& model() const { return model_; }
   ThreadPool& pool() { return pool_; }
   size_t activation_bytes() const;

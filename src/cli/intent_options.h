@@ -1,0 +1,36 @@
+// cli/intent_options.h — the options `classify` and `eval` share, and the engine they build.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "data/task_spec.h"
+#include "intent/engine.h"
+#include "intent/llama_backend.h"
+#include "model/llama_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace si::cli {
+
+struct IntentCli {
+  std::string model, task = "cart", decode = "constrained", device = "cpu";
+  int batch = 16, threads = 2, cache_slots = 8, ctx = 512, max_new_tokens = 96;
+  bool no_cache = false;
+
+  void add_to(CLI::App* cmd);
+};
+
+// Everything an engine needs, kept alive together.
+struct IntentStack {
+  TaskSpec spec;
+  Tokenizer tokenizer;
+  LlamaModel model;
+  std::unique_ptr<LlamaBackend> backend;
+  std::unique_ptr<IntentEngine> engine;
+};
+
+std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o);
+
+}  // namespace si::cli

@@ -6,6 +6,8 @@ namespace si::cli {
 
 void IntentCli::add_to(CLI::App* cmd) {
   cmd->add_option("--model,-m", model, "Model: GGUF file or Hugging Face directory (with tokenizer)")->required();
+  cmd->add_option("--tokenizer", tokenizer, "Tokenizer (tokenizer.json, a directory or a GGUF) when the model has none")
+      ->check(CLI::ExistingPath);
   cmd->add_option("--task", task, "Task spec name (data/tasks/<name>.json) or path")->capture_default_str();
   cmd->add_option("--decode", decode, "constrained (spec automaton) or free (greedy, then parse)")
       ->check(CLI::IsMember({"constrained", "free"}))->capture_default_str();
@@ -20,7 +22,7 @@ void IntentCli::add_to(CLI::App* cmd) {
 
 std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
   if (o.device != "cpu") fail("--device {}: the CUDA intent engine is not available in this build; use --device cpu", o.device);
-  auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.model), LlamaModel::load(o.model), nullptr, nullptr});
+  auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer), LlamaModel::load(o.model), nullptr, nullptr});
   IntentOptions eo;
   eo.mode = o.decode == "free" ? DecodeMode::Free : DecodeMode::Constrained;
   eo.max_batch = o.batch;

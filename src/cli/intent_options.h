@@ -15,7 +15,7 @@
 namespace si::cli {
 
 struct IntentCli {
-  std::string model, task = "cart", decode = "constrained", device = "cpu";
+  std::string model, tokenizer, task = "cart", decode = "constrained", device = "cpu";
   int batch = 16, threads = 2, cache_slots = 8, ctx = 512, max_new_tokens = 96;
   bool no_cache = false;
 

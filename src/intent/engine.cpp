@@ -108,8 +108,14 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     for (size_t i = 0; i < requests.size(); ++i) {
       if (jobs[i].done) continue;
       const auto& prefix = prompts[i].prefix;
-      if (cache_.find(prefix) >= 0) continue;
+      const int hit = cache_.find(prefix);
+      if (hit >= 0) {
+        // Pinned so that a later miss in this batch cannot evict it before it is shared.
+        if (std::find(pinned.begin(), pinned.end(), hit) == pinned.end()) { cache_.pin(hit, true); pinned.push_back(hit); }
+        continue;
+      }
       const int slot = cache_.insert(prefix);
+      if (slot < 0) continue;  // more distinct catalogs in this batch than cache slots: prefilled in full below
       cache_.pin(slot, true);
       pinned.push_back(slot);
       backend_.clear_slot(slot);
@@ -124,9 +130,8 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     Job& j = jobs[i];
     if (j.done) continue;
     const auto& p = prompts[i];
-    if (options_.use_cache) {
-      const int cached = cache_.find(p.prefix);
-      SI_CHECK(cached >= 0, "prefix cache lost an entry it was filling (cache slots: {})", options_.cache_slots);
+    const int cached = options_.use_cache ? cache_.find(p.prefix) : -1;
+    if (cached >= 0) {
       backend_.copy_slot(cached, j.slot, int(p.prefix.size()));
       j.res->cached_tokens = int(p.prefix.size());
       j.pending = p.request;

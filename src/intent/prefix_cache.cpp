@@ -40,7 +40,7 @@ int PrefixCache::insert(const std::vector<int32_t>& tokens) {
     auto victim = lru_.end();
     for (auto it = lru_.rbegin(); it != lru_.rend(); ++it)
       if (!it->pinned) { victim = std::prev(it.base()); break; }
-    SI_CHECK(victim != lru_.end(), "prefix cache: every entry is in use; raise the cache budget or lower the batch size");
+    if (victim == lru_.end()) return -1;
     auto [b, e] = index_.equal_range(hash(victim->tokens));
     for (auto it = b; it != e; ++it)
       if (it->second == victim) { index_.erase(it); break; }

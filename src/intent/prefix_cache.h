@@ -22,7 +22,9 @@ class PrefixCache {
   PrefixCache(int first_slot, int n_slots);
 
   int find(const std::vector<int32_t>& tokens);  // marks the entry used; -1 if absent
-  int insert(const std::vector<int32_t>& tokens);  // returns the slot to fill with these tokens
+  // Returns the slot to fill with these tokens, evicting the least recently used unpinned entry;
+  // -1 when every entry is pinned (the caller then goes without the cache for this prefix).
+  int insert(const std::vector<int32_t>& tokens);
   void pin(int slot, bool pinned);                  // a pinned entry is not evicted (in use by a batch)
   int n_entries() const { return int(lru_.size()); }
   uint64_t hits() const { return hits_; }

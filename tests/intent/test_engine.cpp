@@ -166,3 +166,27 @@ TEST_F(EngineTest, EvaluateCountsExactMatchesPerLanguageAndIntent) {
 
 }  // namespace
 }  // namespace si
+
+namespace si {
+namespace {
+
+TEST_F(EngineTest, MoreCatalogsInABatchThanCacheSlotsStillAnswers) {
+  const TaskSpec spec = load_task_spec("cart");
+  test::FakeBackend model(llama3(), 8, 1024);
+  const std::vector<std::vector<std::string>> shops = {{"Milk", "Bread"}, {"Tea", "Coffee"}, {"Soap", "Milk"}};
+  std::vector<IntentRequest> reqs;
+  for (size_t i = 0; i < shops.size(); ++i) {
+    const std::string msg = "m" + std::to_string(i);
+    model.script[msg] = fmt::format(R"({{"intent": "add", "product": "{}", "quantity": 1}})", shops[i][1]);
+    reqs.push_back({shops[i], msg, {}});
+  }
+  IntentEngine engine(model, llama3(), spec, {.max_batch = 3, .cache_slots = 1});
+  const auto out = engine.run(reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(out[i].answer, model.script[reqs[i].text]) << out[i].error;
+    EXPECT_EQ(out[i].cached_tokens > 0, i == 0);  // one slot: the first catalog is cached, the rest prefilled in full
+  }
+}
+
+}  // namespace
+}  // namespace si

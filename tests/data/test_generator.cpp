@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -47,12 +49,13 @@ std::vector<json> rows(const fs::path& p) {
   return out;
 }
 
-// Rows for each task are generated once per test binary run (the heavier tests share them).
+// Rows for each task are generated once per test process (the heavier tests share them). ctest runs
+// every test as its own process, several at once, so the directory is per process.
 const fs::path& dataset(const std::string& task) {
   static std::map<std::string, fs::path> made;
   auto it = made.find(task);
   if (it != made.end()) return it->second;
-  fs::path dir = fs::path(SHOPINTENT_BINARY_DIR) / "test-tmp" / ("dataset-" + task);
+  fs::path dir = fs::path(SHOPINTENT_BINARY_DIR) / "test-tmp" / ("dataset-" + task + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   size_t langs = available_languages(data_dir() + "/lang").size();
   TaskSpec spec = load_task_spec(task);

@@ -22,6 +22,7 @@ void register_train(CLI::App& app);
 void register_merge(CLI::App& app);
 void register_classify(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_quickstart(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
@@ -38,6 +39,7 @@ inline void register_all(CLI::App& app) {
   register_merge(app);
   register_classify(app);
   register_eval(app);
+  register_quickstart(app);
 }
 
 }  // namespace si::cli

@@ -1,0 +1,60 @@
+// bench/quickstart.h — the whole pipeline on a tiny model, end to end (`shopintent quickstart`):
+// datagen -> tokenizer-train -> train a tiny Llama from scratch -> GGUF Q8_0 and Q4_K_M -> eval on
+// test and test_heldout -> a results table and DIR/results.json.
+//
+//   si::QuickstartOptions o;  o.out_dir = "quickstart";   // defaults: the tuned 2-core settings
+//   si::QuickstartResult r = si::run_quickstart(o);
+//   fmt::print("{}", quickstart_table(r.results));
+//
+// DIR holds afterwards: data/ (the splits), model/ (HF directory: config.json, model.safetensors in
+// F32, tokenizer.json), model-Q8_0.gguf, model-Q4_K_M.gguf, results.json, and train/ (checkpoints
+// of the run, removed and rewritten on every run). Every file is written atomically.
+//
+// results.json: {"models": {"model-Q8_0.gguf": {"test": {exact_match, requests_per_s,
+// peak_rss_bytes, model_bytes, ...}, "test_heldout": {...}}, ...}, "settings": {...},
+// "stages_s": {...}, "total_s": ...}. peak_rss_bytes is the process's high-water mark during that
+// evaluation alone (the mark is reset before each one where Linux allows it, see `rss_reset`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace si {
+
+struct QuickstartOptions {
+  std::string out_dir = "quickstart";
+  std::string task = "cart";
+  // Data: English only keeps the tiny model's job (and the time) small; the generator's noise
+  // (typos, lowercase, emoji, missing punctuation) stays on.
+  std::vector<std::string> langs = {"en"};
+  int64_t n = 3000;                    // rows over all splits
+  double valid_frac = 0.03, test_frac = 0.07, heldout_frac = 0.07;
+  uint64_t seed = 1;
+  int vocab_size = 2048;               // the BPE saturates below this on one language
+  std::string config = "tiny";         // model preset (formats/llama_config.h)
+  int batch_size = 8;
+  int64_t max_steps = 300;
+  double lr = 2e-3;
+  int64_t warmup_steps = 15;
+  int threads = 0;                     // 0 = every core
+  int eval_batch = 16;
+  int64_t eval_limit = 0;              // rows per split (0 = all)
+  std::vector<std::string> quant_types = {"Q8_0", "Q4_K_M"};
+  bool quiet = false;                  // no stage or progress lines (the caller prints the table)
+};
+
+struct QuickstartResult {
+  nlohmann::json results;              // what results.json holds
+  double seconds = 0;
+};
+
+// Throws si::Error (one line) when a stage fails; files already complete stay, none is partial.
+QuickstartResult run_quickstart(const QuickstartOptions& options);
+
+// The results as a fixed-width table: one line per model file and split.
+std::string quickstart_table(const nlohmann::json& results);
+
+}  // namespace si

@@ -68,9 +68,11 @@ const fs::path& dataset(const std::string& task) {
 
 TEST(Datagen, SameSeedGivesByteIdenticalFiles) {
   fs::path dir = test::temp_dir();
-  generate_dataset(options("cart-multi", 600, 7, dir / "a"));
-  generate_dataset(options("cart-multi", 600, 7, dir / "b"));
-  generate_dataset(options("cart-multi", 600, 8, dir / "c"));
+  // cart-multi has 5 strata per language; 20 rows per stratum give every split (5 % each) a row.
+  int64_t n = static_cast<int64_t>(available_languages(data_dir() + "/lang").size()) * 5 * 20;
+  generate_dataset(options("cart-multi", n, 7, dir / "a"));
+  generate_dataset(options("cart-multi", n, 7, dir / "b"));
+  generate_dataset(options("cart-multi", n, 8, dir / "c"));
   for (const char* f : {"train.jsonl", "valid.jsonl", "test.jsonl", "test_heldout.jsonl", "stats.json", "train.meta.jsonl"}) {
     std::string a = slurp(dir / "a" / f);
     ASSERT_FALSE(a.empty()) << f;

@@ -38,10 +38,7 @@ TEST(Resources, EveryLanguageMeetsTheMinimums) {
   }
 }
 
-// Disabled while nl, pl, hr and sv are missing (issue 3 stays open until they exist); run it with
-// --gtest_also_run_disabled_tests to see what is missing. The other resource tests check every
-// language that is present.
-TEST(Resources, DISABLED_AllTenLanguagesArePresent) {
+TEST(Resources, AllTenLanguagesArePresent) {
   auto have = available_languages(data_dir() + "/lang");
   for (const auto& code : kRequired)
     EXPECT_NE(std::find(have.begin(), have.end(), code), have.end()) << "missing language resources: data/lang/" << code;

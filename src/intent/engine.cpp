@@ -130,7 +130,7 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     Job& j = jobs[i];
     if (j.done) continue;
     const auto& p = prompts[i];
-    const int cached = options_.use_cache ? cache_.find(p.prefix) : -1;
+    const int cached = options_.use_cache ? cache_.slot_of(p.prefix) : -1;  // counted in the lookup above
     if (cached >= 0) {
       backend_.copy_slot(cached, j.slot, int(p.prefix.size()));
       j.res->cached_tokens = int(p.prefix.size());

@@ -18,17 +18,27 @@ uint64_t PrefixCache::hash(const std::vector<int32_t>& tokens) {
   return h;
 }
 
-int PrefixCache::find(const std::vector<int32_t>& tokens) {
+PrefixCache::Index::const_iterator PrefixCache::locate(const std::vector<int32_t>& tokens) const {
   auto [b, e] = index_.equal_range(hash(tokens));
-  for (auto it = b; it != e; ++it) {
-    if (it->second->tokens == tokens) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      ++hits_;
-      return lru_.front().slot;
-    }
+  for (auto it = b; it != e; ++it)
+    if (it->second->tokens == tokens) return it;
+  return index_.end();
+}
+
+int PrefixCache::find(const std::vector<int32_t>& tokens) {
+  const auto it = locate(tokens);
+  if (it == index_.end()) {
+    ++misses_;
+    return -1;
   }
-  ++misses_;
-  return -1;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  ++hits_;
+  return lru_.front().slot;
+}
+
+int PrefixCache::slot_of(const std::vector<int32_t>& tokens) const {
+  const auto it = locate(tokens);
+  return it == index_.end() ? -1 : it->second->slot;
 }
 
 int PrefixCache::insert(const std::vector<int32_t>& tokens) {

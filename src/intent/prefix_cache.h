@@ -21,7 +21,8 @@ class PrefixCache {
   // Cache entries live in backend slots [first_slot, first_slot + n_slots).
   PrefixCache(int first_slot, int n_slots);
 
-  int find(const std::vector<int32_t>& tokens);  // marks the entry used; -1 if absent
+  int find(const std::vector<int32_t>& tokens);  // marks the entry used, counts a hit or miss; -1 if absent
+  int slot_of(const std::vector<int32_t>& tokens) const;  // the same lookup, without touching LRU order or counts
   // Returns the slot to fill with these tokens, evicting the least recently used unpinned entry;
   // -1 when every entry is pinned (the caller then goes without the cache for this prefix).
   int insert(const std::vector<int32_t>& tokens);
@@ -37,9 +38,11 @@ class PrefixCache {
     bool pinned = false;
   };
   static uint64_t hash(const std::vector<int32_t>& tokens);
+  using Index = std::unordered_multimap<uint64_t, std::list<Entry>::iterator>;
+  Index::const_iterator locate(const std::vector<int32_t>& tokens) const;  // index_.end() if absent
 
   std::list<Entry> lru_;  // front = most recently used
-  std::unordered_multimap<uint64_t, std::list<Entry>::iterator> index_;
+  Index index_;
   std::vector<int> free_slots_;
   uint64_t hits_ = 0, misses_ = 0;
 };

@@ -26,12 +26,29 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+// "MIN-MAX" or "N" (both bounds N).
+void parse_range(const std::string& s, int& lo, int& hi) {
+  const size_t dash = s.find('-');
+  try {
+    size_t used = 0;
+    lo = std::stoi(s.substr(0, dash), &used);
+    SI_CHECK(used == (dash == std::string::npos ? s.size() : dash), "trailing characters");
+    hi = lo;
+    if (dash != std::string::npos) {
+      hi = std::stoi(s.substr(dash + 1), &used);
+      SI_CHECK(used == s.size() - dash - 1, "trailing characters");
+    }
+  } catch (const std::exception&) {
+    fail("datagen: --catalog-size must be MIN-MAX (e.g. 5-30) or N, got \"{}\"", s);
+  }
+}
+
 }  // namespace
 
 void register_datagen(CLI::App& app) {
   auto* cmd = app.add_subcommand("datagen", "Generate train/valid/test/test_heldout JSONL + stats.json for a task");
   struct Args {
-    std::string task = "cart", langs, out;
+    std::string task = "cart", langs, out, catalog_size = "5-30";
     int64_t n = 1000;
     uint64_t seed = 1;
     double typo = 0.12, diacritics = 0.08, lowercase = 0.15, punct = 0.15, emoji = 0.06, spaces = 0.05;
@@ -55,6 +72,7 @@ void register_datagen(CLI::App& app) {
   cmd->add_option("--test-frac", a->test, "Share of rows in test.jsonl")->capture_default_str();
   cmd->add_option("--heldout-frac", a->heldout, "Share in test_heldout.jsonl (unseen phrasings and products; 0: none)")
       ->capture_default_str();
+  cmd->add_option("--catalog-size", a->catalog_size, "Catalog entries per row, MIN-MAX (cart tasks)")->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress output");
   cmd->add_flag("--meta", a->meta, "Also write <split>.meta.jsonl (template ids, catalog language per row)");
   cmd->callback([a] {
@@ -74,6 +92,7 @@ void register_datagen(CLI::App& app) {
     o.valid_ppm = to_ppm(a->valid, "--valid-frac");
     o.test_ppm = to_ppm(a->test, "--test-frac");
     o.heldout_ppm = to_ppm(a->heldout, "--heldout-frac");
+    parse_range(a->catalog_size, o.catalog_min, o.catalog_max);
     o.quiet = a->quiet;
     o.meta = a->meta;
     GenSummary s = generate_dataset(o);

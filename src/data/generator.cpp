@@ -297,11 +297,12 @@ class Generator {
     return list[0];
   }
 
-  // Fills `catalog` (5..30 entries, shuffled) and returns the `k` target entries.
+  // Fills `catalog` (catalog_min..catalog_max entries, shuffled) and returns the `k` target entries.
+  // The targets and their siblings come first, so a small catalog may hold fewer fillers than asked.
   std::vector<CatalogEntry> build_catalog(Rng& rng, size_t k, SplitId split, std::vector<CatalogEntry>& catalog) const {
     const auto& P = langs_[0].products;
     const std::vector<uint32_t>& target_pool = split == kHeldout && !held_bases_.empty() ? held_bases_ : open_bases_;
-    size_t size = static_cast<size_t>(rng.range(5, 30));
+    size_t size = static_cast<size_t>(rng.range(opt_.catalog_min, opt_.catalog_max));
     std::vector<CatalogEntry> targets;
     auto has = [&](uint32_t b, uint32_t v) {
       for (const auto& e : catalog)
@@ -418,6 +419,9 @@ GenSummary generate_dataset(const GenOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   TaskSpec spec = load_task_spec(opt.task);
   SI_CHECK(opt.n >= 1, "datagen: --n must be >= 1, got {}", opt.n);
+  SI_CHECK(opt.catalog_min >= 1 && opt.catalog_min <= opt.catalog_max && opt.catalog_max <= 1000,
+           "datagen: --catalog-size must be MIN-MAX with 1 <= MIN <= MAX <= 1000, got {}-{}", opt.catalog_min,
+           opt.catalog_max);
   SI_CHECK(!opt.out_dir.empty(), "datagen: --out is required");
   uint64_t total_ppm = uint64_t{opt.valid_ppm} + opt.test_ppm + opt.heldout_ppm;
   SI_CHECK(total_ppm < 1000000, "datagen: valid + test + held-out fractions must be below 1");

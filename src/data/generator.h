@@ -29,6 +29,7 @@ struct GenOptions {
   std::string lang_root;                // default: data_dir() + "/lang"
   NoiseRates noise;
   uint32_t code_switch_ppm = 100000;    // catalog in another of `langs` than the request
+  int catalog_min = 5, catalog_max = 30;  // catalog entries per row (cart specs), uniform in [min, max]
   uint32_t valid_ppm = 50000, test_ppm = 50000, heldout_ppm = 50000;
   bool quiet = false;
   bool meta = false;                    // also write <split>.meta.jsonl: template ids, catalog language

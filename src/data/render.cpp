@@ -42,7 +42,8 @@ std::string number_text(const Noun& n, int64_t qty, bool words) {
 struct Reference {
   const Noun* noun = nullptr;
   std::string attr;        // "" or the variant string
-  std::string attr_only;   // set: the whole reference is an attribute phrase ("the ones in black, 42")
+  std::string attr_only;   // set: the whole reference may be an attribute phrase ("the ones in black, 42");
+                           // `attr` is then the variant too, for phrases that need the noun
 };
 
 Reference choose_reference(const Language& L, const CatalogEntry& target, const std::vector<CatalogEntry>& catalog,
@@ -75,6 +76,8 @@ Reference choose_reference(const Language& L, const CatalogEntry& target, const 
     auto pos = p.find("{attr}");
     if (pos != std::string::npos) p.replace(pos, 6, variant);
     r.attr_only = p;
+    // Phrases that cannot use the attribute-only form ("five pairs of {noun}") still name the variant.
+    r.attr = variant;
   } else if (siblings || rng.chance_ppm(250000)) {
     r.attr = variant;
   }

@@ -202,6 +202,61 @@ TEST(Datagen, CodeSwitchingAndQuantityFormsHappen) {
   for (const char* f : {"unstated", "word", "digit", "unit"}) EXPECT_TRUE(forms.contains(f)) << f;
 }
 
+// A request names its product unambiguously: when another variant of the target's product is in
+// the catalog, the message carries the target's attribute text ("the ones in black, 42", "two pairs
+// of jeans in black, W32 L32"). Noise and code-switching are off so the text can be searched.
+TEST(Datagen, RequestNamesTheVariantWhenASiblingIsInTheCatalog) {
+  fs::path dir = test::temp_dir();
+  GenOptions o = options("cart", 4000, 7, dir);
+  o.noise = NoiseRates{0, 0, 0, 0, 0, 0};
+  o.code_switch_ppm = 0;
+  o.catalog_min = 3;
+  o.catalog_max = 8;
+  generate_dataset(o);
+  std::map<std::string, Language> langs;
+  int64_t checked = 0;
+  for (const json& row : rows(dir / "train.jsonl")) {
+    const std::string code = row["lang"];
+    if (!langs.count(code)) langs.emplace(code, load_language(data_dir() + "/lang", code));
+    const Language& L = langs.at(code);
+    const std::string target = row["output"]["product"];
+    for (const ProductBase& b : L.products)
+      for (size_t v = 0; v < b.names.size(); ++v) {
+        if (b.names[v] != target) continue;
+        bool sibling = false;
+        for (const auto& name : row["catalog"])
+          for (size_t w = 0; w < b.names.size(); ++w) sibling = sibling || (w != v && name == b.names[w]);
+        if (!sibling) continue;
+        ++checked;
+        EXPECT_NE(to_lower(row["request"].get<std::string>()).find(to_lower(b.variants[v])), std::string::npos)
+            << row["id"] << ": \"" << row["request"].get<std::string>() << "\" does not say \"" << b.variants[v]
+            << "\" but the catalog also has other variants of " << b.id;
+      }
+  }
+  EXPECT_GT(checked, 500);
+}
+
+TEST(Datagen, CatalogSizeIsWithinTheAskedRange) {
+  fs::path dir = test::temp_dir();
+  GenOptions o = options("cart", 400, 3, dir);
+  o.catalog_min = 3;
+  o.catalog_max = 6;
+  generate_dataset(o);
+  size_t lo = 1000, hi = 0;
+  for (const char* split : kSplits)
+    for (const json& row : rows(dir / (std::string(split) + ".jsonl"))) {
+      lo = std::min(lo, row["catalog"].size());
+      hi = std::max(hi, row["catalog"].size());
+    }
+  // (A target and its 1-3 sibling variants always go in: at most 4 entries, below this maximum.)
+  EXPECT_EQ(lo, 3u);
+  EXPECT_EQ(hi, 6u);
+  o.catalog_min = 7;
+  EXPECT_THROW(generate_dataset(o), Error);
+  o.catalog_min = 0;
+  EXPECT_THROW(generate_dataset(o), Error);
+}
+
 TEST(Datagen, BadOptionsAreClearErrors) {
   fs::path dir = test::temp_dir();
   GenOptions o = options("cart", 10, 1, dir);

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "quant/gptq_checkpoint.h"
 
 namespace si {
 
@@ -35,6 +36,13 @@ LlamaModel LlamaModel::load(const std::string& path) {
       throw Error("no config.json: not a Hugging Face model directory").at(path).hint("pass an HF directory or a .gguf file");
     LlamaConfig cfg = llama_config_from_hf_file(cfg_path);
     cfg.validate(cfg_path);
+    if (const auto q = gptq_config_of_dir(path)) {  // GPTQ: Linears dequantized to F16 at load
+      auto g = GptqModelWeights::load(path, cfg, *q);
+      LlamaWeights w = bind_hf_weights([&](const std::string& n) { return g->find(n); }, path, cfg, *small);
+      LlamaModel m = from_weights(cfg, std::move(w), g, path);
+      m.small_ = small;
+      return m;
+    }
     auto st = std::make_shared<SafetensorsModel>(SafetensorsModel::open(path));
     LlamaWeights w = bind_hf_weights(*st, cfg, *small);
     LlamaModel m = from_weights(cfg, std::move(w), st, path);

@@ -20,8 +20,9 @@ namespace si {
 
 class LlamaModel {
  public:
-  // An HF directory (config.json + *.safetensors) or a .gguf file; throws si::Error naming the
-  // file and the tensor on anything malformed or unsupported.
+  // An HF directory (config.json + *.safetensors), a GPTQ directory (its Linears dequantized to F16
+  // at load, quant/gptq_checkpoint.h) or a .gguf file; throws si::Error naming the file and the
+  // tensor on anything malformed or unsupported.
   static LlamaModel load(const std::string& path);
   // Builds from weights that live in `storage` (kept alive by the model).
   static LlamaModel from_weights(LlamaConfig cfg, LlamaWeights w, std::shared_ptr<void> storage, std::string source);

@@ -141,4 +141,8 @@ LlamaWeights bind_hf_weights(const SafetensorsModel& st, const LlamaConfig& cfg,
   return bind(Binder{st.path(), find, small}, cfg, false);
 }
 
+LlamaWeights bind_hf_weights(const WeightFinder& find, const std::string& where, const LlamaConfig& cfg, Arena& small) {
+  return bind(Binder{where, find, small}, cfg, false);
+}
+
 }  // namespace si

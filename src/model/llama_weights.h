@@ -9,6 +9,7 @@
 // GGUF attn_q/attn_k rows are in the converter's permuted order: `rope_interleaved` says so.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct LlamaWeights {
 
 LlamaWeights bind_gguf_weights(const GgufFile& g, const LlamaConfig& cfg, Arena& small);
 LlamaWeights bind_hf_weights(const SafetensorsModel& st, const LlamaConfig& cfg, Arena& small);
+// HF tensor names looked up through `find` (a GPTQ directory's dequantized Linears, quant/gptq_checkpoint.h).
+using WeightFinder = std::function<const TensorView*(const std::string& name)>;
+LlamaWeights bind_hf_weights(const WeightFinder& find, const std::string& where, const LlamaConfig& cfg, Arena& small);
 
 // Matrix types the CPU engine runs.
 bool weight_type_supported(DType t);

@@ -156,6 +156,8 @@ QuickstartResult run_quickstart(const QuickstartOptions& o) {
   g.langs = o.langs;
   g.n = o.n;
   g.seed = o.seed;
+  g.catalog_min = o.catalog_min;
+  g.catalog_max = o.catalog_max;
   g.out_dir = data_dir.string();
   g.valid_ppm = to_ppm(o.valid_frac, "valid fraction");
   g.test_ppm = to_ppm(o.test_frac, "test fraction");
@@ -219,7 +221,7 @@ QuickstartResult run_quickstart(const QuickstartOptions& o) {
       {"models", models},
       {"train", train_info},
       {"settings",
-       {{"task", o.task}, {"langs", o.langs}, {"n", o.n}, {"seed", o.seed}, {"vocab_size", tok.vocab_size()},
+       {{"task", o.task}, {"langs", o.langs}, {"n", o.n}, {"catalog_size", {o.catalog_min, o.catalog_max}}, {"seed", o.seed}, {"vocab_size", tok.vocab_size()},
         {"config", o.config}, {"batch_size", o.batch_size}, {"max_steps", o.max_steps}, {"lr", o.lr},
         {"warmup_steps", o.warmup_steps}, {"threads", threads}, {"eval_batch", o.eval_batch}, {"decode", "constrained"}}},
       {"data", {{"train", gs.train}, {"valid", gs.valid}, {"test", gs.test}, {"test_heldout", gs.heldout}}},

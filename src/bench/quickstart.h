@@ -31,6 +31,7 @@ struct QuickstartOptions {
   // (typos, lowercase, emoji, missing punctuation) stays on.
   std::vector<std::string> langs = {"en"};
   int64_t n = 3000;                    // rows over all splits
+  int catalog_min = 5, catalog_max = 30;  // catalog entries per row
   double valid_frac = 0.03, test_frac = 0.07, heldout_frac = 0.07;
   uint64_t seed = 1;
   int vocab_size = 2048;               // the BPE saturates below this on one language

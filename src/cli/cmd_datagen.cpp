@@ -1,9 +1,9 @@
 // shopintent datagen — synthetic multilingual training data for a task spec (docs/data.md).
 #include <cmath>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "cli/arg_parse.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/generator.h"
@@ -15,32 +15,6 @@ namespace {
 uint32_t to_ppm(double rate, const char* option) {
   SI_CHECK(rate >= 0.0 && rate <= 1.0, "datagen: {} must be in [0, 1], got {}", option, rate);
   return static_cast<uint32_t>(std::llround(rate * 1e6));
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-// "MIN-MAX" or "N" (both bounds N).
-void parse_range(const std::string& s, int& lo, int& hi) {
-  const size_t dash = s.find('-');
-  try {
-    size_t used = 0;
-    lo = std::stoi(s.substr(0, dash), &used);
-    SI_CHECK(used == (dash == std::string::npos ? s.size() : dash), "trailing characters");
-    hi = lo;
-    if (dash != std::string::npos) {
-      hi = std::stoi(s.substr(dash + 1), &used);
-      SI_CHECK(used == s.size() - dash - 1, "trailing characters");
-    }
-  } catch (const std::exception&) {
-    fail("datagen: --catalog-size must be MIN-MAX (e.g. 5-30) or N, got \"{}\"", s);
-  }
 }
 
 }  // namespace
@@ -92,7 +66,7 @@ void register_datagen(CLI::App& app) {
     o.valid_ppm = to_ppm(a->valid, "--valid-frac");
     o.test_ppm = to_ppm(a->test, "--test-frac");
     o.heldout_ppm = to_ppm(a->heldout, "--heldout-frac");
-    parse_range(a->catalog_size, o.catalog_min, o.catalog_max);
+    parse_int_range(a->catalog_size, "datagen: --catalog-size", o.catalog_min, o.catalog_max);
     o.quiet = a->quiet;
     o.meta = a->meta;
     GenSummary s = generate_dataset(o);

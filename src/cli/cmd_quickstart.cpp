@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "bench/quickstart.h"
+#include "cli/arg_parse.h"
 #include "cli/commands.h"
 #include "core/error.h"
 
@@ -12,6 +13,7 @@ namespace si::cli {
 void register_quickstart(CLI::App& app) {
   auto o = std::make_shared<QuickstartOptions>();
   auto langs = std::make_shared<std::string>();
+  auto catalog_size = std::make_shared<std::string>(fmt::format("{}-{}", o->catalog_min, o->catalog_max));
   auto* cmd = app.add_subcommand("quickstart",
                                  "Run the whole pipeline on a tiny model: data, tokenizer, training, GGUF Q8_0/Q4_K_M, evaluation");
   cmd->add_option("--out,-o", o->out_dir, "Output directory (data/, model/, *.gguf, results.json)")->capture_default_str();
@@ -19,6 +21,8 @@ void register_quickstart(CLI::App& app) {
   cmd->add_option("--langs", *langs, "Comma-separated languages of the data (default: en)");
   cmd->add_option("--n", o->n, "Rows generated over all splits")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of data, weights and batch order")->capture_default_str();
+  cmd->add_option("--catalog-size", *catalog_size, "Catalog entries per row, MIN-MAX")->capture_default_str();
+  cmd->add_option("--config", o->config, "Model preset to train (tiny, small)")->capture_default_str();
   cmd->add_option("--vocab", o->vocab_size, "Tokenizer vocabulary size")->check(CLI::Range(300, 65536))->capture_default_str();
   cmd->add_option("--steps", o->max_steps, "Optimiser steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", o->batch_size, "Rows per step")->check(CLI::Range(1, 1024))->capture_default_str();
@@ -28,16 +32,9 @@ void register_quickstart(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--threads,-t", o->threads, "CPU threads (default: every core)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", o->quiet, "Only the final table");
-  cmd->callback([o, langs] {
-    if (!langs->empty()) {
-      o->langs.clear();
-      size_t start = 0;
-      while (start <= langs->size()) {
-        const size_t comma = std::min(langs->find(',', start), langs->size());
-        if (comma > start) o->langs.push_back(langs->substr(start, comma - start));
-        start = comma + 1;
-      }
-    }
+  cmd->callback([o, langs, catalog_size] {
+    if (!langs->empty()) o->langs = split_commas(*langs);
+    parse_int_range(*catalog_size, "quickstart: --catalog-size", o->catalog_min, o->catalog_max);
     const QuickstartResult r = run_quickstart(*o);
     fmt::print("{}", quickstart_table(r.results));
     fmt::print("{}/results.json written; total {:.1f} s ({:.1f} min)\n", o->out_dir, r.seconds, r.seconds / 60.0);

@@ -306,6 +306,7 @@ template <typename T> void TrainModel<T>::alloc_acts(int B, int Tn) {
   hf_ = al(N * C);
   rstdf_ = al(N);
   logits_ = al(N * V);
+  h_loss_ = al(N * C);
   const int n_sets = opt_.checkpoint_activations ? 1 : int(L);
   for (int i = 0; i < n_sets; i++) {
     auto a = std::make_unique<LayerActs>();
@@ -404,8 +405,26 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
     layer_forward(l, x_in_ + int64_t(l) * N * C, a, x_in_ + int64_t(l + 1) * N * C);
   }
   ref::rmsnorm_forward(hf_, rstdf_, x_in_ + int64_t(cfg_.n_layers) * N * C, base_.ptr(final_norm_), N, C, cfg_.rms_norm_eps);
-  lin_fwd(logits_, hf_, base_.ptr(head_), N, C, V);
-  return ref::cross_entropy_forward(logits_, targets_.data(), N, V, &n_valid_);
+  if (keep_all_logits_) {
+    lin_fwd(logits_, hf_, base_.ptr(head_), N, C, V);
+    return ref::cross_entropy_forward(logits_, targets_.data(), N, V, &n_valid_);
+  }
+  // The head on the loss rows only: gather them, (M, C) -> (M, V).
+  head_rows_.clear();
+  head_targets_.clear();
+  for (int64_t i = 0; i < N; i++)
+    if (targets_[size_t(i)] >= 0) {
+      std::copy(hf_ + i * C, hf_ + (i + 1) * C, h_loss_ + int64_t(head_rows_.size()) * C);
+      head_rows_.push_back(int32_t(i));
+      head_targets_.push_back(targets_[size_t(i)]);
+    }
+  const int64_t M = int64_t(head_rows_.size());
+  if (M == 0) {
+    n_valid_ = 0;
+    return 0.0;
+  }
+  lin_fwd(logits_, h_loss_, base_.ptr(head_), M, C, V);
+  return ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, &n_valid_);
 }
 
 template <typename T> void TrainModel<T>::backward(double loss_scale) {
@@ -416,9 +435,19 @@ template <typename T> void TrainModel<T>::backward(double loss_scale) {
   const bool full = opt_.method == Method::full;
   auto& g = *gs_;
   auto gp = [&](int idx) { return full ? grad_.data() + base_.entries[size_t(idx)].offset : nullptr; };
-  ref::cross_entropy_backward(g.dlogits, logits_, targets_.data(), N, V, loss_scale / double(n_valid_));
   std::fill(g.dhf, g.dhf + N * C, T(0));
-  lin_bwd(g.dhf, gp(head_), g.dlogits, hf_, base_.ptr(head_), N, C, V);  // tied: head grad lands in embed
+  if (keep_all_logits_) {
+    ref::cross_entropy_backward(g.dlogits, logits_, targets_.data(), N, V, loss_scale / double(n_valid_));
+    lin_bwd(g.dhf, gp(head_), g.dlogits, hf_, base_.ptr(head_), N, C, V);  // tied: head grad lands in embed
+  } else {
+    // Loss rows only: d h_loss (M, C), scattered back to their positions in dhf (zero elsewhere).
+    const int64_t M = int64_t(head_rows_.size());
+    ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_));
+    std::fill(g.x_tmp, g.x_tmp + M * C, T(0));
+    lin_bwd(g.x_tmp, gp(head_), g.dlogits, h_loss_, base_.ptr(head_), M, C, V);
+    for (int64_t r = 0; r < M; r++)
+      std::copy(g.x_tmp + r * C, g.x_tmp + (r + 1) * C, g.dhf + int64_t(head_rows_[size_t(r)]) * C);
+  }
   std::fill(g.dx, g.dx + N * C, T(0));
   ref::rmsnorm_backward(g.dx, gp(final_norm_), g.dhf, x_in_ + int64_t(L) * N * C, base_.ptr(final_norm_), rstdf_, N, C);
   for (int l = L - 1; l >= 0; l--) {

@@ -106,7 +106,11 @@ template <typename T> class TrainModel {
   // Evaluation turns LoRA dropout off (torch's model.eval()).
   void set_training(bool on) { training_ = on; }
 
-  const T* logits() const { return logits_; }  // (B, T, V) of the last forward
+  // By default forward() keeps the logits of every position, logits() (B, T, V). Training needs only
+  // the rows that carry a target (the answer tokens, a few percent of a prompt-heavy batch): with
+  // this off the head runs on those rows alone and logits() holds (n_loss_tokens(), V).
+  void keep_all_logits(bool on) { keep_all_logits_ = on; }
+  const T* logits() const { return logits_; }  // (B, T, V) of the last forward (see keep_all_logits)
   int64_t n_loss_tokens() const { return n_valid_; }
   uint64_t activation_bytes() const { return acts_.bytes_used(); }
 
@@ -141,8 +145,11 @@ template <typename T> class TrainModel {
   T* x_in_ = nullptr;   // (L+1, N, C) residual stream at each layer boundary
   T* hf_ = nullptr;     // (N, C) final norm output
   T* rstdf_ = nullptr;  // (N)
-  T* logits_ = nullptr; // (N, V)
+  T* logits_ = nullptr; // (N, V), or (head_rows_.size(), V) of the loss rows alone
+  T* h_loss_ = nullptr;  // (N, C) hf_ rows of the loss positions, gathered (keep_all_logits off)
   std::vector<int32_t> ids_, targets_;
+  std::vector<int32_t> head_rows_, head_targets_;  // loss positions and their targets (keep_all_logits off)
+  bool keep_all_logits_ = true;
   std::vector<T> cos_, sin_;
   int64_t n_valid_ = 0;
   uint64_t drop_seed_ = 0, drop_step_ = 0;

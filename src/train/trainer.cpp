@@ -24,6 +24,7 @@ using json = nlohmann::json;
 Trainer::Trainer(TrainModel<float>& m, const TrainConfig& c, const std::vector<Example>& train, const std::vector<Example>& valid)
     : m_(m), c_(c), train_(train), valid_(valid), opt_(m.trainable().numel(), c.adam) {
   SI_CHECK(!train_.empty(), "no training examples");
+  m_.keep_all_logits(false);  // the loss needs the head on the answer rows alone
   SI_CHECK(c_.batch_size > 0 && c_.grad_accum > 0, "batch size {} and gradient accumulation {} must be positive", c_.batch_size,
            c_.grad_accum);
   const int64_t n_batches = (int64_t(train_.size()) + c_.batch_size - 1) / c_.batch_size;

@@ -36,8 +36,10 @@ struct Result {
   std::vector<float> logits, grads;
 };
 
-Result run(const LlamaConfig& c, train::ModelOptions o, const train::Batch& b, bool random_b = true) {
+Result run(const LlamaConfig& c, train::ModelOptions o, const train::Batch& b, bool random_b = true,
+           bool all_logits = true) {
   train::TrainModel<float> m(c, o);
+  m.keep_all_logits(all_logits);
   m.init_random(3, 0.1f);
   if (o.method != train::Method::full) {
     m.init_adapters(4);
@@ -52,7 +54,7 @@ Result run(const LlamaConfig& c, train::ModelOptions o, const train::Batch& b, b
   m.zero_grad();
   Result res;
   res.loss = m.forward(b);
-  res.logits.assign(m.logits(), m.logits() + int64_t(b.B) * b.T * c.vocab_size);
+  res.logits.assign(m.logits(), m.logits() + (all_logits ? int64_t(b.B) * b.T : m.n_loss_tokens()) * c.vocab_size);
   m.backward();
   res.grads = m.grads();
   return res;
@@ -74,6 +76,31 @@ TEST(FastPath, FullAndLoraMatchReference) {
     EXPECT_NEAR(fast.loss, ref.loss, 1e-6 * ref.loss) << train::method_name(method);
     EXPECT_LT(max_rel_diff(fast.logits, ref.logits), 1e-5) << train::method_name(method);
     EXPECT_LT(max_rel_diff(fast.grads, ref.grads), 1e-4) << train::method_name(method);
+  }
+}
+
+// The head on the loss rows alone (what the trainer runs) gives the loss, the loss rows' logits and
+// the gradients of the head on every position.
+TEST(FastPath, HeadOnLossRowsOnlyEqualsFullHead) {
+  const LlamaConfig c = wider_config();
+  const train::Batch b = test::make_batch(3, 9, c.vocab_size, 4, 6);
+  ThreadPool pool(2);
+  for (bool fast : {false, true}) {
+    train::ModelOptions o;
+    o.method = train::Method::full;
+    o.fast = fast;
+    o.pool = fast ? &pool : nullptr;
+    const Result all = run(c, o, b), some = run(c, o, b, true, /*all_logits=*/false);
+    std::vector<float> loss_rows;
+    for (size_t i = 0; i < b.targets.size(); i++)
+      if (b.targets[i] >= 0)
+        loss_rows.insert(loss_rows.end(), all.logits.begin() + int64_t(i) * c.vocab_size,
+                         all.logits.begin() + int64_t(i + 1) * c.vocab_size);
+    ASSERT_GT(loss_rows.size(), 0u);
+    ASSERT_LT(loss_rows.size(), all.logits.size());  // the batch has prompt rows to leave out
+    EXPECT_NEAR(some.loss, all.loss, 1e-6 * all.loss) << (fast ? "fast" : "reference");
+    EXPECT_LT(max_rel_diff(some.logits, loss_rows), 1e-6) << (fast ? "fast" : "reference");
+    EXPECT_LT(max_rel_diff(some.grads, all.grads), 1e-5) << (fast ? "fast" : "reference");
   }
 }
 

@@ -8,6 +8,7 @@
 # - tests:   runs the whole ctest suite (GPU tests run here instead of skipping).
 # - bench:   runs the GPU benchmarks and writes a short report.
 # Writes logs and a report under $OUT (default ./out-gpu).
+# GPU_TARGETS="a b" builds only those targets; GPU_TESTS=regex runs only matching ctest tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out-gpu}
@@ -47,7 +48,7 @@ if has build; then
   log "## build"
   ( cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOPINTENT_CUDA=ON \
         -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu \
-    && cmake --build build/gpu -j "$(nproc)" ) > "$OUT/build.log" 2>&1
+    && cmake --build build/gpu -j "$(nproc)" ${GPU_TARGETS:+--target $GPU_TARGETS} ) > "$OUT/build.log" 2>&1
   rc=$?
   log "build exit $rc"
   [ $rc -eq 0 ] || { tail -40 "$OUT/build.log"; exit $rc; }
@@ -55,7 +56,7 @@ fi
 
 if has tests; then
   log "## tests"
-  ctest --test-dir build/gpu -j 8 --output-on-failure > "$OUT/ctest.log" 2>&1
+  ctest --test-dir build/gpu -j 8 --output-on-failure ${GPU_TESTS:+-R "$GPU_TESTS"} > "$OUT/ctest.log" 2>&1
   log "ctest exit $? — $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
   grep -E '^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess)' "$OUT/ctest.log" | tee -a "$REPORT"
 fi

@@ -1,0 +1,145 @@
+// bench_cuda_matmul — W4A16 (GPTQ 4-bit) against cuBLAS(Lt) FP16 at Llama-3.2-1B's matmul shapes.
+//
+//   build/gpu/bench/bench_cuda_matmul          # on the GPU machine (scripts/gpu-check.sh bench)
+//
+// Each benchmark times both kernels on the same shape and batch M: 32 calls captured in a CUDA graph
+// (no launch gaps), replayed; weights rotate over enough copies to exceed L2 twice (so each call
+// reads HBM, as in a decode step). Reported: time per call of W4A16 (the benchmark's time),
+// fp16_us (cuBLAS median), speedup = fp16 / w4, and the weight bandwidth of each.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "ops/cuda/device.h"
+#include "ops/cuda/matmul.h"
+#include "ops/cuda/w4a16.h"
+
+namespace {
+
+using namespace si;
+
+constexpr int kCalls = 32;
+
+struct Shape { const char* name; int64_t N, K; };
+const Shape kShapes[] = {{"qkv", 3072, 2048}, {"o", 2048, 2048}, {"gate_up", 16384, 2048}, {"down", 2048, 8192},
+                         {"lm_head", 128256, 2048}};
+
+// Median of `reps` replays of a graph of kCalls calls, in microseconds per call.
+float time_graph(cudaGraphExec_t g, const cuda::Stream& s, int reps) {
+  cudaEvent_t a, b;
+  SI_CUDA_CHECK(cudaEventCreate(&a));
+  SI_CUDA_CHECK(cudaEventCreate(&b));
+  std::vector<float> t;
+  for (int i = 0; i < reps + 2; ++i) {
+    SI_CUDA_CHECK(cudaEventRecord(a, s.get()));
+    SI_CUDA_CHECK(cudaGraphLaunch(g, s.get()));
+    SI_CUDA_CHECK(cudaEventRecord(b, s.get()));
+    SI_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    SI_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    if (i >= 2) t.push_back(ms * 1000.0f / kCalls);  // two warm-up replays
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+template <typename F>
+cudaGraphExec_t capture(const cuda::Stream& s, F&& calls) {
+  cudaGraph_t g;
+  SI_CUDA_CHECK(cudaStreamBeginCapture(s.get(), cudaStreamCaptureModeThreadLocal));
+  calls();
+  SI_CUDA_CHECK(cudaStreamEndCapture(s.get(), &g));
+  cudaGraphExec_t e;
+  SI_CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+  cudaGraphDestroy(g);
+  return e;
+}
+
+void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
+  if (!cuda::available()) {
+    st.SkipWithError("no CUDA device");
+    return;
+  }
+  const int64_t M = st.range(0), N = sh.N, K = sh.K, G = 128;
+  cuda::Stream s;
+  cuda::Blas blas;
+  std::mt19937 rng(1);
+  // Random GPTQ tensors: uniform nibbles, scales ~0.002, any zeros.
+  std::vector<int32_t> qweight(size_t(K / 8 * N)), qzeros(size_t(K / G * N / 8));
+  std::vector<uint16_t> scales(size_t(K / G * N), 0x1800);  // fp16 0.002
+  for (auto& v : qweight) v = int32_t(rng());
+  for (auto& v : qzeros) v = int32_t(rng());
+  const cuda::GptqView gv{K, N, int(G), qweight.data(), qzeros.data(), scales.data(), nullptr, true};
+  cuda::DeviceArena arena("bench", size_t(1) << 30);
+  const cuda::W4Weight w0 = cuda::w4_upload(gv, arena, s);
+  const size_t l2 = 50u << 20, w4_bytes = size_t(N * K / 2), f16_bytes = size_t(N * K * 2);
+  const int n4 = int(std::min<size_t>(64, std::max<size_t>(1, 2 * l2 / w4_bytes + 1)));
+  const int n16 = int(std::min<size_t>(64, std::max<size_t>(1, 2 * l2 / f16_bytes + 1)));
+  std::vector<cuda::W4Weight> w4(size_t(n4), w0);
+  for (int i = 1; i < n4; ++i) {
+    void* p = arena.alloc_bytes(w4_bytes);
+    SI_CUDA_CHECK(cudaMemcpyAsync(p, w0.packed, w4_bytes, cudaMemcpyDeviceToDevice, s.get()));
+    w4[size_t(i)].packed = p;
+  }
+  std::vector<void*> w16(static_cast<size_t>(n16));
+  for (auto& p : w16) {
+    p = arena.alloc_bytes(f16_bytes);
+    cuda::w4_dequantize(w0, p, s.get());  // real fp16 values (not zeros: see METHOD.md)
+  }
+  std::vector<uint16_t> xh(size_t(M * K));
+  for (auto& v : xh) v = uint16_t(0x3000 + (rng() & 0x3ff));  // fp16 in [0.125, 0.25)
+  void* x = arena.alloc_bytes(xh.size() * 2);
+  void* y = arena.alloc_bytes(size_t(M * N) * 4);
+  SI_CUDA_CHECK(cudaMemcpyAsync(x, xh.data(), xh.size() * 2, cudaMemcpyHostToDevice, s.get()));
+  blas.matmul(DType::F16, x, M, K, w16[0], N, DType::F16, y, false, s.get());  // plan outside the capture
+  s.sync();
+  cudaGraphExec_t g4 = capture(s, [&] {
+    for (int i = 0; i < kCalls; ++i)
+      cuda::w4a16_matmul(w4[size_t(i % n4)], x, M, DType::F16, y, false, nullptr, s.get());
+  });
+  cudaGraphExec_t g16 = capture(s, [&] {
+    for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x, M, K, w16[size_t(i % n16)], N, DType::F16, y, false, s.get());
+  });
+  const float fp16_us = time_graph(g16, s, 30);
+  float w4_sum = 0;
+  int n = 0;
+  for (auto _ : st) {
+    const float us = time_graph(g4, s, 1);
+    st.SetIterationTime(us * 1e-6);
+    w4_sum += us;
+    ++n;
+  }
+  const float w4_us = time_graph(g4, s, 30);
+  st.counters["w4_us"] = w4_us;
+  st.counters["fp16_us"] = fp16_us;
+  st.counters["speedup"] = fp16_us / w4_us;
+  st.counters["w4_GBs"] = double(w0.bytes) / (w4_us * 1e3);
+  st.counters["fp16_GBs"] = double(f16_bytes) / (fp16_us * 1e3);
+  cudaGraphExecDestroy(g4);
+  cudaGraphExecDestroy(g16);
+}
+
+void register_all() {
+  for (const Shape& sh : kShapes) {
+    auto* b = benchmark::RegisterBenchmark((std::string("W4A16_vs_FP16/") + sh.name).c_str(), BM_W4A16_vs_FP16, sh);
+    b->ArgName("M")->Arg(1)->Arg(16);
+    if (sh.N < 100000) b->Arg(4)->Arg(64);  // the LM head's host-side repack is slow: two sizes only
+    // Fixed iterations: each is one graph replay with its own event sync (CPU-bound otherwise).
+    b->Iterations(50)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (si::cuda::available()) std::printf("device: %s\n", si::cuda::device_description().c_str());
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,86 @@
+// ops/cuda/cuda_ops.h — the forward ops of the Llama block on the GPU (the CUDA half of ops/).
+//
+//   si::cuda::rms_norm(DType::F32, x, w, 1e-5f, DType::F16, xn, T, C, stream);   // (T, C) -> (T, C)
+//   si::cuda::rope(DType::F16, qkv, ld, inv_freq, pos, T, H, D, false, stream);  // q heads in place
+//   si::cuda::attention(DType::F16, q, ldq, out, ldo, T, H, cache, meta, stream);
+//
+// All pointers are device pointers. Activations and weights are stored as F32, F16 or BF16 (the
+// DType arguments); arithmetic is fp32 everywhere, so each op computes what the CPU fp32 reference
+// computes on the same (rounded) inputs. Each op is one launch on `s`; no op synchronizes. Inputs
+// the CPU dispatch files check element by element (token ids, positions) must be checked by the
+// caller on the host before upload: the runner does. The matrix products are in ops/cuda/matmul.h.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "core/dtype.h"
+
+namespace si::cuda {
+
+// out (T, C) = table[ids[t]] ; table (V, C) of table_t, out of out_t.
+void embedding(DType table_t, const void* table, int64_t C, const int32_t* ids, int64_t T, DType out_t, void* out,
+               cudaStream_t s);
+
+// y (T, C) = w * x / sqrt(mean(x^2) + eps) ; w (C) f32. y may be x when the types match.
+void rms_norm(DType x_t, const void* x, const float* w, float eps, DType y_t, void* y, int64_t T, int64_t C,
+              cudaStream_t s);
+
+// x: T tokens, row stride `ld` elements, each holding H heads of D values at x + t*ld + h*D;
+// rotated in place by pos[t] * inv_freq[i] (inv_freq: D/2 floats, llama3 scaling already applied,
+// from ops::rope_inv_freq). Pairing (i, i + D/2) as HF, or (2i, 2i+1) as GGML when `interleaved`.
+void rope(DType t, void* x, int64_t ld, const float* inv_freq, const int32_t* pos, int64_t T, int H, int D,
+          bool interleaved, cudaStream_t s);
+
+// out (T, F) = silu(gate) * up; gate/up rows start every `ld_in` elements (a fused (T, 2F)
+// gate|up buffer passes gate = buf, up = buf + F, ld_in = 2F). out may alias gate.
+void swiglu(DType t, const void* gate, const void* up, int64_t ld_in, void* out, int64_t T, int64_t F,
+            cudaStream_t s);
+
+// x (n) += r (n)
+void add(DType x_t, void* x, DType r_t, const void* r, int64_t n, cudaStream_t s);
+
+// dst (n) = src (n) in another storage type.
+void convert(DType src_t, const void* src, DType dst_t, void* dst, int64_t n, cudaStream_t s);
+
+// x (n) = scale * uniform(-sqrt(3), sqrt(3)) (std `scale`) + offset, from a hash of (seed, index):
+// random weights for benchmarks without a host-side model.
+void fill_random(DType t, void* x, int64_t n, uint64_t seed, float scale, float offset, cudaStream_t s);
+
+// out (n, C) = x rows rows[0..n) of x (T, C); rows is a device array.
+void gather_rows(DType t, const void* x, int64_t C, const int32_t* rows, int64_t n, void* out, cudaStream_t s);
+
+// ---- attention over a KV cache in device memory ------------------------------------------------
+
+// One layer's keys and values for every slot: k, v each (n_slots, KVH, capacity, D) of type `t`.
+struct KvLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+  DType t = DType::F16;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int capacity = 0;
+};
+
+// Where token t of a batch lives: its slot, its position, and an optional shared prefix (positions
+// [0, prefix_len) are read from slot `prefix_slot`), as ops::AttnSource on the CPU.
+struct TokenMeta {
+  int32_t slot = 0;
+  int32_t pos = 0;
+  int32_t prefix_slot = 0;
+  int32_t prefix_len = 0;
+};
+
+// Writes k, v (T, KVH, D) (row stride ld elements, of type `t`) into the cache at each token's slot
+// and position.
+void kv_store(DType t, const void* k, const void* v, int64_t ld, const KvLayer& cache, const TokenMeta* meta,
+              int64_t T, cudaStream_t s);
+
+// Causal GQA attention: token t's H query heads (q + t*ldq, (H, D), type `t`) attend to positions
+// 0..pos of their sequence (already in the cache), softmax in fp32, scale 1/sqrt(D). out (T, H, D)
+// rows every ldo elements. head_dim at most 128. `meta` is a device array of T entries.
+void attention(DType t, const void* q, int64_t ldq, void* out, int64_t ldo, int64_t T, int H, const KvLayer& cache,
+               const TokenMeta* meta, cudaStream_t s);
+
+}  // namespace si::cuda

@@ -1,0 +1,49 @@
+// ops/cuda/matmul.h — y = x W^T on the GPU: FP16/BF16/F32 weights through cuBLASLt, and a gather
+// kernel for a few selected weight rows (constrained decoding reads only the allowed vocabulary).
+//
+//   si::cuda::Blas blas;                                         // one per stream user; holds the workspace
+//   blas.matmul(DType::F16, x, M, K, w, N, DType::F32, y, /*accumulate=*/true, stream);   // y += x W^T
+//   si::cuda::matmul_rows(DType::F16, x, M, K, w, rows, R, y, stream);   // y (M, R) f32
+//
+// Layout as on the CPU: x (M, K) and W (N, K) row-major (a Linear's weight as stored), y (M, N).
+// Accumulation is fp32; `accumulate` adds into y (the residual stream) in the same pass.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include <cuda_runtime.h>
+
+#include "core/dtype.h"
+#include "ops/cuda/device.h"
+
+namespace si::cuda {
+
+class Blas {
+ public:
+  Blas();
+  ~Blas();
+  Blas(const Blas&) = delete;
+  Blas& operator=(const Blas&) = delete;
+
+  // x (M, K) and w (N, K) of type ab_t (F16, BF16 or F32); y (M, N) of type y_t.
+  void matmul(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
+              bool accumulate, cudaStream_t s);
+
+ private:
+  struct Plan;
+  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, bool>;
+  Plan& plan(DType ab_t, DType y_t, int64_t M, int64_t N, int64_t K, bool accumulate);
+  void* handle_ = nullptr;  // cublasLtHandle_t
+  DeviceBuffer workspace_;
+  std::map<Key, std::unique_ptr<Plan>> plans_;
+};
+
+// y (M, R) f32 = x (M, K) W[rows]^T; rows: R device int32 indices into W's rows (checked by the
+// caller). One warp per selected row; meant for R in the hundreds, not the whole vocabulary.
+void matmul_rows(DType t, const void* x, int64_t M, int64_t K, const void* w, const int32_t* rows, int64_t R, float* y,
+                 cudaStream_t s);
+
+}  // namespace si::cuda

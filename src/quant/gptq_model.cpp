@@ -1,0 +1,175 @@
+#include "quant/gptq_model.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "core/progress.h"
+#include "data/task_spec.h"
+#include "formats/safetensors.h"
+#include "ops/rms_norm.h"
+#include "ops/swiglu.h"
+#include "quant/gptq_calib.h"
+#include "quant/gptq_checkpoint.h"
+#include "tokenizer/tokenizer.h"
+
+// OpenBLAS's thread count, when the BLAS is OpenBLAS (weak: absent elsewhere).
+extern "C" void openblas_set_num_threads(int n) __attribute__((weak));
+
+namespace si {
+namespace fs = std::filesystem;
+
+void gptq_parse_target(const std::string& to, GptqOptions& o) {
+  std::vector<std::string> parts;
+  size_t b = 0;
+  for (size_t e; (e = to.find(':', b)) != std::string::npos; b = e + 1) parts.push_back(to.substr(b, e - b));
+  parts.push_back(to.substr(b));
+  auto bad = [&](const std::string& why) {
+    return Error(fmt::format("--to {}: {}", to, why)).hint("use gptq:BITS:GROUP[:act][:asym], e.g. gptq:4:128 or gptq:8:-1:act");
+  };
+  if (parts.size() < 3 || parts[0] != "gptq") throw bad("not a GPTQ target");
+  try {
+    o.bits = std::stoi(parts[1]);
+    o.group_size = std::stoi(parts[2]);
+  } catch (const std::exception&) {
+    throw bad("BITS and GROUP must be integers");
+  }
+  if (o.bits != 4 && o.bits != 8) throw bad(fmt::format("{} bits is not supported (4 or 8)", o.bits));
+  if (o.group_size != -1 && o.group_size <= 0) throw bad("GROUP must be -1 (per-channel) or positive");
+  for (size_t i = 3; i < parts.size(); ++i) {
+    if (parts[i] == "act") o.desc_act = true;
+    else if (parts[i] == "asym") o.sym = false;
+    else throw bad(fmt::format("unknown flag '{}' (act, asym)", parts[i]));
+  }
+}
+
+namespace {
+
+std::vector<float> to_f32(const SafetensorsModel& st, const std::string& name, const Shape& shape) {
+  const SafetensorsTensor& t = st.get(name);
+  if (t.shape != shape)
+    throw Error(fmt::format("tensor '{}' has shape {}, expected {} from the config", name, shape_str(t.shape),
+                            shape_str(shape))).at(st.path());
+  const int64_t n = t.view.numel();
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype) {
+      case DType::F32: v[size_t(i)] = t.view.as<const float>()[i]; break;
+      case DType::F16: v[size_t(i)] = f16_to_f32(t.view.as<const uint16_t>()[i]); break;
+      case DType::BF16: v[size_t(i)] = bf16_to_f32(t.view.as<const uint16_t>()[i]); break;
+      default:
+        throw Error(fmt::format("tensor '{}' is {}; GPTQ needs an F32/F16/BF16 model", name, dtype_name(t.dtype)))
+            .at(st.path());
+    }
+  }
+  return v;
+}
+
+const char* kNames[kGptqLinears] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+enum { kQ, kK, kV, kO, kGate, kUp, kDown };
+
+}  // namespace
+
+GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
+    throw Error("output exists and is not an empty directory").at(o.out).hint("choose a new --out or remove it");
+  const std::string cfg_path = (fs::path(o.model) / "config.json").string();
+  if (!fs::is_directory(o.model) || !fs::exists(cfg_path))
+    throw Error("not a Hugging Face model directory (no config.json)").at(o.model)
+        .hint("GPTQ quantizes an HF safetensors directory, e.g. the output of `shopintent merge`");
+  if (gptq_config_of_dir(o.model)) throw Error("the model is already GPTQ-quantized").at(o.model);
+  LlamaConfig cfg = llama_config_from_hf_file(cfg_path);
+  cfg.validate(cfg_path);
+  const SafetensorsModel st = SafetensorsModel::open(o.model);
+  const Tokenizer tok = Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
+  const CalibSet cs = load_calibration(o.calib, tok, load_task_spec(o.task), o.samples, o.max_len);
+  ThreadPool pool(o.threads);
+  if (openblas_set_num_threads) openblas_set_num_threads(o.threads);
+  CalibForward f(cfg, cs, pool);
+  GptqOptions go = o.gptq;
+  go.v1_zero = o.format == GptqFormat::v1;
+
+  const int64_t N = cs.n_tokens(), S = cs.samples(), C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(),
+                F = cfg.intermediate_size;
+  const std::pair<int64_t, int64_t> shape[kGptqLinears] = {{Q, C}, {KV, C}, {KV, C}, {C, Q}, {F, C}, {F, C}, {C, F}};
+  // Activations of all samples: (N, C) residual, normed, scratch; (N, Q) q, attention; (N, KV) k, v; (N, F) gate, up.
+  std::vector<float> x(size_t(N * C)), xn(x.size()), tmp(x.size()), q(size_t(N * Q)), att(q.size()), k(size_t(N * KV)),
+      v(k.size()), gate(size_t(N * F)), up(gate.size());
+  auto view = [](std::vector<float>& b, int64_t rows, int64_t cols) { return TensorView{b.data(), DType::F32, {rows, cols}}; };
+  f.embed(st.get("model.embed_tokens.weight").view, x.data());
+
+  GptqModelResult res;
+  res.samples = S;
+  res.tokens = N;
+  std::map<std::string, GptqPacked> packed;
+  Progress progress(o.rtn ? "rtn" : "gptq", int64_t(cfg.n_layers) * kGptqLinears, "linears", o.quiet);
+  for (int l = 0; l < cfg.n_layers; ++l) {
+    const std::string lp = fmt::format("model.layers.{}.", l);
+    std::vector<float> w[kGptqLinears];
+    for (int p = 0; p < kGptqLinears; ++p)
+      w[p] = to_f32(st, lp + kNames[p] + ".weight", {shape[p].first, shape[p].second});
+    std::vector<float> attn_norm = to_f32(st, lp + "input_layernorm.weight", {C});
+    std::vector<float> ffn_norm = to_f32(st, lp + "post_attention_layernorm.weight", {C});
+    // Quantizes Linear p on the inputs summarised by h; later steps use the quantized weight.
+    auto quantize = [&](int p, const GptqHessian& h) {
+      const auto [out, in] = shape[p];
+      GptqResult r = o.rtn ? rtn_quantize(w[p].data(), out, in, go, &h) : gptq_quantize(w[p].data(), out, in, h, go);
+      res.quantize_seconds += r.seconds;
+      res.linears.push_back({l, kNames[p], r.rel_err(), r.loss / double(S), r.seconds});
+      packed[gptq_linear_prefix(l, p)] = gptq_pack(r.codes, o.format);
+      w[p] = std::move(r.w);
+      progress.advance(1, fmt::format("layer {} {} rel err {:.2e}", l, kNames[p], res.linears.back().rel_err));
+    };
+    TensorView xv = view(x, N, C), xnv = view(xn, N, C), tv = view(tmp, N, C);
+    ops::rms_norm(xv, TensorView{attn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
+    {
+      GptqHessian h(C);
+      h.add(xn.data(), N, S);
+      for (int p : {kK, kV, kQ}) quantize(p, h);
+    }
+    linear(xn.data(), w[kQ].data(), N, C, Q, q.data());
+    linear(xn.data(), w[kK].data(), N, C, KV, k.data());
+    linear(xn.data(), w[kV].data(), N, C, KV, v.data());
+    f.attention(q.data(), k.data(), v.data(), att.data());
+    {
+      GptqHessian h(Q);
+      h.add(att.data(), N, S);
+      quantize(kO, h);
+    }
+    linear(att.data(), w[kO].data(), N, Q, C, tmp.data());
+    ops::add(xv, tv, pool);
+    ops::rms_norm(xv, TensorView{ffn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
+    {
+      GptqHessian h(C);
+      h.add(xn.data(), N, S);
+      for (int p : {kUp, kGate}) quantize(p, h);
+    }
+    linear(xn.data(), w[kGate].data(), N, C, F, gate.data());
+    linear(xn.data(), w[kUp].data(), N, C, F, up.data());
+    ops::swiglu(view(gate, N, F), view(up, N, F), view(gate, N, F), pool);
+    {
+      GptqHessian h(F);
+      h.add(gate.data(), N, S);
+      quantize(kDown, h);
+    }
+    linear(gate.data(), w[kDown].data(), N, F, C, tmp.data());
+    ops::add(xv, tv, pool);
+  }
+  progress.finish();
+
+  GptqQuantConfig qc;
+  qc.bits = o.gptq.bits, qc.group_size = o.gptq.group_size, qc.desc_act = o.gptq.desc_act, qc.sym = o.gptq.sym;
+  qc.damp_percent = o.gptq.damp_percent, qc.true_sequential = true, qc.format = o.format;
+  write_gptq_dir(o.out, o.model, st, qc, packed);
+  res.bytes_out = fs::file_size(fs::path(o.out) / "model.safetensors");
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace si

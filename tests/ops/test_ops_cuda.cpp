@@ -1,0 +1,283 @@
+// Every CUDA forward op against the CPU fp32 reference ops, for each storage type (F32, F16, BF16),
+// on random shapes (like llama.cpp's test-backend-ops). Inputs are rounded to the storage type first
+// and the reference runs on the rounded values, so the tolerance only covers the GPU's fp32
+// summation order and the one rounding of the output. Skips without a CUDA device.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/error.h"
+#include "cuda_test_util.h"
+#include "ops/attention.h"
+#include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/matmul.h"
+#include "ops/embedding.h"
+#include "ops/matmul.h"
+#include "ops/rms_norm.h"
+#include "ops/rope.h"
+#include "ops/swiglu.h"
+#include "ops_test_util.h"
+
+namespace si {
+namespace {
+
+using test::DeviceTensor;
+using test::randn;
+using test::rel_err;
+using test::rounded;
+using test::tolerance;
+using test::view;
+
+class CudaOps : public ::testing::TestWithParam<DType> {};
+
+std::string type_name(const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); }
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaOps, ::testing::Values(DType::F32, DType::F16, DType::BF16), type_name);
+
+std::vector<int32_t> random_ints(size_t n, int lo, int hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+template <typename T>
+cuda::DeviceBuffer upload_vec(const std::vector<T>& v, const cuda::Stream& s) {
+  cuda::DeviceBuffer b(v.size() * sizeof(T) + 16, "test");
+  b.upload(v.data(), v.size() * sizeof(T), s);
+  s.sync();
+  return b;
+}
+
+TEST_P(CudaOps, EmbeddingGathersRows) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int64_t V = 50, C = 300, T = 9;
+  auto table = rounded(randn(size_t(V * C), 1), t);
+  const auto ids = random_ints(size_t(T), 0, int(V) - 1, 2);
+  std::vector<float> ref(size_t(T * C));
+  ops::embedding_ref(view(table, {V, C}), ids, view(ref, {T, C}));
+  DeviceTensor dt(table, t, s), out(size_t(T * C), DType::F32, s);
+  auto dids = upload_vec(ids, s);
+  cuda::embedding(t, dt.data(), C, dids.as<int32_t>(), T, DType::F32, out.data(), s.get());
+  EXPECT_EQ(test::max_abs_diff(out.download(s), ref), 0.0f);  // a copy, exact
+}
+
+TEST_P(CudaOps, RmsNormMatchesReference) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  for (const int64_t C : {64, 300, 2048}) {
+    const int64_t T = 7;
+    auto x = rounded(randn(size_t(T * C), 3, 2.0f), t);
+    auto w = randn(size_t(C), 4);
+    std::vector<float> ref(x.size());
+    ops::rms_norm_ref(view(x, {T, C}), view(w, {C}), 1e-5f, view(ref, {T, C}));
+    DeviceTensor dx(x, t, s), dw(w, DType::F32, s), out(x.size(), t, s), out32(x.size(), DType::F32, s);
+    cuda::rms_norm(t, dx.data(), dw.buf.as<float>(), 1e-5f, t, out.data(), T, C, s.get());
+    cuda::rms_norm(t, dx.data(), dw.buf.as<float>(), 1e-5f, DType::F32, out32.data(), T, C, s.get());
+    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "C=" << C;
+    EXPECT_LT(rel_err(out32.download(s), ref), 1e-5) << "C=" << C;
+  }
+}
+
+TEST_P(CudaOps, RopeBothPairingsWithLlama3Frequencies) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int64_t T = 6;
+  const int H = 3, D = 64;
+  const int64_t ld = int64_t(H) * D + 40;  // q heads inside a wider fused qkv row
+  const std::vector<float> inv = ops::rope_inv_freq(D, 500000.0f, RopeScaling{"llama3", 32.0f, 1.0f, 4.0f, 8192});
+  const std::vector<int32_t> pos = {0, 1, 17, 255, 4000, 20000};
+  const ops::RopeTable tab = ops::rope_table(pos, inv);
+  DeviceTensor dinv(inv, DType::F32, s);
+  auto dpos = upload_vec(pos, s);
+  for (const auto pairing : {ops::RopePairing::HalfSplit, ops::RopePairing::Interleaved}) {
+    auto x = rounded(randn(size_t(T * ld), 5), t);
+    // Reference on the (T, H, D) part of each row.
+    std::vector<float> ref(size_t(T * H * D));
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < H * D; ++j) ref[size_t(i * H * D + j)] = x[size_t(i * ld + j)];
+    ops::rope_apply_ref(view(ref, {T, H, D}), tab, pairing);
+    DeviceTensor dx(x, t, s);
+    cuda::rope(t, dx.data(), ld, dinv.buf.as<float>(), dpos.as<int32_t>(), T, H, D,
+               pairing == ops::RopePairing::Interleaved, s.get());
+    const auto got = dx.download(s);
+    std::vector<float> got_heads(ref.size());
+    for (int64_t i = 0; i < T; ++i) {
+      for (int64_t j = 0; j < H * D; ++j) got_heads[size_t(i * H * D + j)] = got[size_t(i * ld + j)];
+      for (int64_t j = H * D; j < ld; ++j) EXPECT_EQ(got[size_t(i * ld + j)], x[size_t(i * ld + j)]) << "untouched";
+    }
+    EXPECT_LT(rel_err(got_heads, ref), tolerance(t)) << (pairing == ops::RopePairing::Interleaved ? "interleaved" : "half");
+  }
+}
+
+TEST_P(CudaOps, SwigluOnFusedGateUpRows) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int64_t T = 5, F = 333;
+  auto gu = rounded(randn(size_t(T * 2 * F), 6, 3.0f), t);  // (T, 2F): gate | up
+  std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), ref(size_t(T * F));
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t f = 0; f < F; ++f) {
+      gate[size_t(i * F + f)] = gu[size_t(i * 2 * F + f)];
+      up[size_t(i * F + f)] = gu[size_t(i * 2 * F + F + f)];
+    }
+  ops::swiglu_ref(view(gate, {T, F}), view(up, {T, F}), view(ref, {T, F}));
+  DeviceTensor dgu(gu, t, s), out(size_t(T * F), t, s);
+  const size_t esz = t == DType::F32 ? 4 : 2;
+  cuda::swiglu(t, dgu.data(), static_cast<char*>(dgu.data()) + F * esz, 2 * F, out.data(), T, F, s.get());
+  EXPECT_LT(rel_err(out.download(s), ref), tolerance(t));
+}
+
+TEST_P(CudaOps, ResidualAddIntoFp32) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int64_t n = 1000;
+  auto x = randn(size_t(n), 7), r = rounded(randn(size_t(n), 8), t);
+  auto ref = x;
+  ops::add_ref(view(ref, {n}), view(r, {n}));
+  DeviceTensor dx(x, DType::F32, s), dr(r, t, s);
+  cuda::add(DType::F32, dx.data(), t, dr.data(), n, s.get());
+  EXPECT_LT(rel_err(dx.download(s), ref), 1e-6);
+}
+
+TEST_P(CudaOps, MatmulCublasLtMatchesReference) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  cuda::Blas blas;
+  const int64_t K = 256, N = 72;
+  for (const int64_t M : {1, 7, 33}) {
+    auto x = rounded(randn(size_t(M * K), 9), t), w = rounded(randn(size_t(N * K), 10, 0.05f), t);
+    auto y0 = randn(size_t(M * N), 11);
+    std::vector<float> ref(size_t(M * N));
+    ops::matmul_ref(view(x, {M, K}), view(w, {N, K}), view(ref, {M, N}));
+    DeviceTensor dx(x, t, s), dw(w, t, s), y(size_t(M * N), t, s), yacc(y0, DType::F32, s);
+    blas.matmul(t, dx.data(), M, K, dw.data(), N, t, y.data(), false, s.get());
+    blas.matmul(t, dx.data(), M, K, dw.data(), N, DType::F32, yacc.data(), true, s.get());
+    EXPECT_LT(rel_err(y.download(s), ref), tolerance(t)) << "M=" << M;
+    std::vector<float> ref_acc = ref;
+    for (size_t i = 0; i < ref_acc.size(); ++i) ref_acc[i] += y0[i];
+    EXPECT_LT(rel_err(yacc.download(s), ref_acc), 1e-5) << "accumulate, M=" << M;
+  }
+}
+
+TEST_P(CudaOps, MatmulSelectedRows) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int64_t M = 6, K = 200, N = 500;
+  auto x = rounded(randn(size_t(M * K), 12), t), w = rounded(randn(size_t(N * K), 13, 0.05f), t);
+  const auto rows = random_ints(37, 0, int(N) - 1, 14);
+  const int64_t R = int64_t(rows.size());
+  std::vector<float> ref(size_t(M * R));
+  ops::matmul_ref(view(x, {M, K}), view(w, {N, K}), view(ref, {M, R}), rows);
+  DeviceTensor dx(x, t, s), dw(w, t, s), y(size_t(M * R), DType::F32, s);
+  auto drows = upload_vec(rows, s);
+  cuda::matmul_rows(t, dx.data(), M, K, dw.data(), drows.as<int32_t>(), R, y.buf.as<float>(), s.get());
+  EXPECT_LT(rel_err(y.download(s), ref), 1e-5);
+}
+
+// A cache of 4 slots; tokens of a prefill, a decode, a shared-prefix sequence and a long sequence in
+// one batch; GQA and plain multi-head configurations.
+TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  struct Cfg { int H, KVH, D; };
+  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 4, 32}, Cfg{6, 2, 128}}) {
+    const int S = 4, cap = 80, H = cfg.H, KVH = cfg.KVH, D = cfg.D;
+    const int64_t slot_elems = int64_t(KVH) * cap * D;
+    auto ck = rounded(randn(size_t(S * slot_elems), 20), t), cv = rounded(randn(size_t(S * slot_elems), 21), t);
+    std::vector<cuda::TokenMeta> meta;
+    for (int p = 0; p < 10; ++p) meta.push_back({0, p, 0, 0});  // prefill of slot 0
+    meta.push_back({1, 40, 0, 0});                               // decode step of slot 1
+    for (int p = 20; p < 25; ++p) meta.push_back({2, p, 3, 20}); // slot 2 reads [0, 20) from slot 3
+    meta.push_back({2, 70, 3, 20});                              // three tiles, prefix included
+    const int64_t T = int64_t(meta.size());
+    std::vector<ops::AttnSource> src;
+    std::vector<int32_t> pos;
+    for (const auto& m : meta) {
+      ops::AttnSource a{ck.data() + m.slot * slot_elems, cv.data() + m.slot * slot_elems, cap};
+      if (m.prefix_len > 0) {
+        a.prefix_k = ck.data() + m.prefix_slot * slot_elems;
+        a.prefix_v = cv.data() + m.prefix_slot * slot_elems;
+        a.prefix_len = m.prefix_len;
+      }
+      src.push_back(a);
+      pos.push_back(m.pos);
+    }
+    const int64_t ldq = int64_t(H) * D + 2 * int64_t(KVH) * D;  // q inside a fused qkv row
+    auto qfull = rounded(randn(size_t(T * ldq), 22), t);
+    std::vector<float> q(size_t(T * H * D)), ref(q.size());
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < H * D; ++j) q[size_t(i * H * D + j)] = qfull[size_t(i * ldq + j)];
+    ops::attention_ref(view(q, {T, H, D}), view(ref, {T, H, D}), KVH, src, pos);
+    DeviceTensor dq(qfull, t, s), dk(ck, t, s), dv(cv, t, s), out(q.size(), t, s);
+    auto dmeta = upload_vec(meta, s);
+    const cuda::KvLayer layer{dk.data(), dv.data(), t, KVH, D, cap};
+    cuda::attention(t, dq.data(), ldq, out.data(), int64_t(H) * D, T, H, layer, dmeta.as<cuda::TokenMeta>(), s.get());
+    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "H=" << H << " KVH=" << KVH << " D=" << D;
+  }
+}
+
+TEST_P(CudaOps, KvStoreWritesSlotPositions) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int S = 3, cap = 16, KVH = 2, D = 32;
+  const std::vector<cuda::TokenMeta> meta = {{0, 0, 0, 0}, {0, 1, 0, 0}, {2, 9, 0, 0}, {1, 15, 0, 0}};
+  const int64_t T = int64_t(meta.size()), ld = 3 * int64_t(KVH) * D;
+  auto kv = rounded(randn(size_t(T * ld), 30), t);  // (T, ld): k at 0, v at KVH*D
+  auto cache0 = randn(size_t(S * KVH * cap * D), 31);
+  DeviceTensor dkv(kv, t, s), ck(rounded(cache0, t), t, s), cv(rounded(cache0, t), t, s);
+  auto dmeta = upload_vec(meta, s);
+  const size_t esz = t == DType::F32 ? 4 : 2;
+  const cuda::KvLayer layer{ck.data(), cv.data(), t, KVH, D, cap};
+  cuda::kv_store(t, dkv.data(), static_cast<char*>(dkv.data()) + KVH * D * esz, ld, layer, dmeta.as<cuda::TokenMeta>(),
+                 T, s.get());
+  auto want_k = rounded(cache0, t), want_v = want_k;
+  for (int64_t i = 0; i < T; ++i)
+    for (int h = 0; h < KVH; ++h)
+      for (int d = 0; d < D; ++d) {
+        const size_t dst = size_t(((meta[size_t(i)].slot * KVH + h) * cap + meta[size_t(i)].pos) * D + d);
+        want_k[dst] = kv[size_t(i * ld + h * D + d)];
+        want_v[dst] = kv[size_t(i * ld + KVH * D + h * D + d)];
+      }
+  EXPECT_EQ(test::max_abs_diff(ck.download(s), want_k), 0.0f);
+  EXPECT_EQ(test::max_abs_diff(cv.download(s), want_v), 0.0f);
+}
+
+TEST(CudaDevice, ErrorsCarryTheCudaMessage) {
+  SI_REQUIRE_CUDA();
+  try {
+    SI_CUDA_CHECK(cudaMemcpy(nullptr, reinterpret_cast<void*>(1), 16, cudaMemcpyDeviceToDevice));
+    FAIL() << "expected si::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cudaMemcpy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("invalid"), std::string::npos) << e.what();
+  }
+  cudaGetLastError();
+}
+
+TEST(CudaDevice, BuffersCountTheirBytes) {
+  SI_REQUIRE_CUDA();
+  const size_t before = cuda::bytes_allocated();
+  {
+    cuda::DeviceArena a("test");
+    a.alloc_bytes(1000);
+    a.alloc_bytes(3000);
+    EXPECT_EQ(a.bytes_used(), 1024 + 3000u);  // the second allocation starts 256-aligned
+    EXPECT_EQ(cuda::bytes_allocated(), before + a.bytes_reserved());
+  }
+  EXPECT_EQ(cuda::bytes_allocated(), before);
+}
+
+}  // namespace
+}  // namespace si

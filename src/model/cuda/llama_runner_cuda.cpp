@@ -1,0 +1,366 @@
+#include "model/cuda/llama_runner_cuda.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "core/thread_pool.h"
+#include "ops/matmul.h"
+#include "ops/rope.h"
+
+namespace si {
+namespace {
+
+constexpr int64_t kLogitRows = 64;  // rows of full-vocabulary logits per matmul (scratch size)
+
+// Any stored weight (F32/F16/BF16/quantized) to fp16 rows at `dst` on the device.
+void upload_f16(const TensorView& w, void* dst, ThreadPool& pool, const cuda::Stream& s) {
+  const int64_t R = w.rows(), K = w.cols();
+  std::vector<uint16_t> h(size_t(R * K));
+  pool.parallel_for(R, [&](int64_t b, int64_t e, int) {
+    std::vector<float> row(static_cast<size_t>(K));
+    for (int64_t r = b; r < e; ++r) {
+      ops::weight_row_f32(w, r, row.data());
+      for (int64_t k = 0; k < K; ++k) h[size_t(r * K + k)] = f32_to_f16(row[size_t(k)]);
+    }
+  });
+  SI_CUDA_CHECK(cudaMemcpyAsync(dst, h.data(), h.size() * 2, cudaMemcpyHostToDevice, s.get()));
+  s.sync();
+}
+
+void upload_f32(const TensorView& w, void* dst, const cuda::Stream& s) {
+  SI_CHECK(w.dtype == DType::F32, "cuda runner: norm weight must be F32, got {}", dtype_name(w.dtype));
+  SI_CUDA_CHECK(cudaMemcpyAsync(dst, w.data, size_t(w.numel()) * 4, cudaMemcpyHostToDevice, s.get()));
+  s.sync();
+}
+
+}  // namespace
+
+CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved)
+    : cfg_(cfg), opt_(opt), interleaved_(interleaved) {
+  SI_CHECK(opt.n_slots > 0 && opt.capacity > 0 && opt.max_tokens > 0,
+           "cuda runner: need slots, capacity and max_tokens above 0 (got {}, {}, {})", opt.n_slots, opt.capacity,
+           opt.max_tokens);
+  SI_CHECK(cuda::available(), "cuda runner: no CUDA device");
+  len_.assign(size_t(opt.n_slots), 0);
+  prefix_slot_.assign(size_t(opt.n_slots), -1);
+  prefix_len_.assign(size_t(opt.n_slots), 0);
+  allocate();
+}
+
+CudaLlamaRunner::CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt)
+    : CudaLlamaRunner(model.config(), opt, model.rope_pairing() == ops::RopePairing::Interleaved) {
+  const LlamaWeights& w = model.weights();
+  const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+  ThreadPool pool(int(std::max(1u, std::thread::hardware_concurrency())));
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const LlamaLayerWeights& lw = w.layers[size_t(l)];
+    Layer& d = layer_[size_t(l)];
+    upload_f32(lw.attn_norm, const_cast<float*>(d.attn_norm), stream_);
+    upload_f32(lw.ffn_norm, const_cast<float*>(d.ffn_norm), stream_);
+    char* qkv = static_cast<char*>(const_cast<void*>(d.wqkv));
+    upload_f16(lw.wq, qkv, pool, stream_);
+    upload_f16(lw.wk, qkv + Q * C * 2, pool, stream_);
+    upload_f16(lw.wv, qkv + (Q + KV) * C * 2, pool, stream_);
+    upload_f16(lw.wo, const_cast<void*>(d.wo), pool, stream_);
+    char* gu = static_cast<char*>(const_cast<void*>(d.wgu));
+    upload_f16(lw.w_gate, gu, pool, stream_);
+    upload_f16(lw.w_up, gu + F * C * 2, pool, stream_);
+    upload_f16(lw.w_down, const_cast<void*>(d.wdown), pool, stream_);
+  }
+  upload_f16(w.tok_embd, const_cast<void*>(tok_embd_), pool, stream_);
+  if (output_ != tok_embd_) upload_f16(w.output, const_cast<void*>(output_), pool, stream_);
+  upload_f32(w.output_norm, const_cast<float*>(output_norm_), stream_);
+  const std::vector<float>& inv = model.rope_inv_freq();
+  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+}
+
+std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt) {
+  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false));
+  const int64_t C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(), F = cfg.intermediate_size;
+  const cudaStream_t s = r->stream_.get();
+  uint64_t k = seed * 1000;
+  for (Layer& d : r->layer_) {
+    cuda::fill_random(DType::F32, const_cast<float*>(d.attn_norm), C, ++k, 0.02f, 1.0f, s);
+    cuda::fill_random(DType::F32, const_cast<float*>(d.ffn_norm), C, ++k, 0.02f, 1.0f, s);
+    cuda::fill_random(DType::F16, const_cast<void*>(d.wqkv), (Q + 2 * KV) * C, ++k, 0.02f, 0.0f, s);
+    cuda::fill_random(DType::F16, const_cast<void*>(d.wo), C * Q, ++k, 0.02f, 0.0f, s);
+    cuda::fill_random(DType::F16, const_cast<void*>(d.wgu), 2 * F * C, ++k, 0.02f, 0.0f, s);
+    cuda::fill_random(DType::F16, const_cast<void*>(d.wdown), C * F, ++k, 0.02f, 0.0f, s);
+  }
+  cuda::fill_random(DType::F16, const_cast<void*>(r->tok_embd_), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
+  if (r->output_ != r->tok_embd_)
+    cuda::fill_random(DType::F16, const_cast<void*>(r->output_), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
+  cuda::fill_random(DType::F32, const_cast<float*>(r->output_norm_), C, ++k, 0.02f, 1.0f, s);
+  const std::vector<float> inv = ops::rope_inv_freq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
+  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(r->inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+  r->stream_.sync();
+  return r;
+}
+
+CudaLlamaRunner::~CudaLlamaRunner() {
+  for (auto& [t, g] : graphs_) cudaGraphExecDestroy(g);
+  if (staging_) cudaFreeHost(staging_);
+}
+
+void CudaLlamaRunner::allocate() {
+  const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+  const int64_t V = cfg_.vocab_size, T = opt_.max_tokens;
+  layer_.resize(size_t(cfg_.n_layers));
+  for (Layer& d : layer_) {
+    d.attn_norm = weights_.alloc<float>(size_t(C));
+    d.ffn_norm = weights_.alloc<float>(size_t(C));
+    d.wqkv = weights_.alloc<uint16_t>(size_t((Q + 2 * KV) * C));
+    d.wo = weights_.alloc<uint16_t>(size_t(C * Q));
+    d.wgu = weights_.alloc<uint16_t>(size_t(2 * F * C));
+    d.wdown = weights_.alloc<uint16_t>(size_t(C * F));
+  }
+  tok_embd_ = weights_.alloc<uint16_t>(size_t(V * C));
+  output_ = cfg_.tie_word_embeddings ? tok_embd_ : weights_.alloc<uint16_t>(size_t(V * C));
+  output_norm_ = weights_.alloc<float>(size_t(C));
+  inv_freq_ = weights_.alloc<float>(size_t(cfg_.head_dim / 2));
+  kv_base_ = kv_.alloc<uint16_t>(size_t(cfg_.n_layers) * 2 * size_t(opt_.n_slots) * size_t(KV) * size_t(opt_.capacity));
+  x_ = act_.alloc<float>(size_t(T * C));
+  xn_ = act_.alloc<uint16_t>(size_t(T * C));
+  qkv_ = act_.alloc<uint16_t>(size_t(T * (Q + 2 * KV)));
+  att_ = act_.alloc<uint16_t>(size_t(T * Q));
+  gu_ = act_.alloc<uint16_t>(size_t(T * 2 * F));
+  h_ = act_.alloc<uint16_t>(size_t(T * F));
+  hid_ = act_.alloc<float>(size_t(T * C));
+  hid16_ = act_.alloc<uint16_t>(size_t(T * C));
+  max_out_ = kLogitRows;
+  logits_ = act_.alloc<float>(size_t(max_out_ * V));
+  d_sel_ = act_.alloc<int32_t>(size_t(V));
+  // ids | pos | rows | meta: one block on each side, one copy per forward.
+  staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta));
+  char* dev = static_cast<char*>(act_.alloc_bytes(staging_bytes_));
+  d_ids_ = reinterpret_cast<int32_t*>(dev);
+  d_pos_ = d_ids_ + T;
+  d_rows_ = d_pos_ + T;
+  d_meta_ = reinterpret_cast<cuda::TokenMeta*>(d_rows_ + T);
+  SI_CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
+}
+
+size_t CudaLlamaRunner::check_slot(int slot) const {
+  SI_CHECK(slot >= 0 && slot < opt_.n_slots, "cuda runner: slot {} out of range [0, {})", slot, opt_.n_slots);
+  return size_t(slot);
+}
+
+cuda::KvLayer CudaLlamaRunner::kv_layer(int l) const {
+  const size_t layer_elems = size_t(opt_.n_slots) * size_t(cfg_.kv_dim()) * size_t(opt_.capacity);
+  auto* base = static_cast<uint16_t*>(kv_base_) + size_t(l) * 2 * layer_elems;
+  return cuda::KvLayer{base, base + layer_elems, DType::F16, cfg_.n_kv_heads, cfg_.head_dim, opt_.capacity};
+}
+
+void CudaLlamaRunner::layers(int64_t T) {
+  const cudaStream_t s = stream_.get();
+  const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+  const int H = cfg_.n_heads, KVH = cfg_.n_kv_heads, D = cfg_.head_dim;
+  const int64_t ldqkv = Q + 2 * KV;
+  const DType h16 = DType::F16;
+  auto* qkv = static_cast<uint16_t*>(qkv_);
+  cuda::embedding(h16, tok_embd_, C, d_ids_, T, DType::F32, x_, s);
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const Layer& w = layer_[size_t(l)];
+    const cuda::KvLayer kv = kv_layer(l);
+    cuda::rms_norm(DType::F32, x_, w.attn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
+    blas_.matmul(h16, xn_, T, C, w.wqkv, ldqkv, h16, qkv, false, s);
+    cuda::rope(h16, qkv, ldqkv, inv_freq_, d_pos_, T, H, D, interleaved_, s);
+    cuda::rope(h16, qkv + Q, ldqkv, inv_freq_, d_pos_, T, KVH, D, interleaved_, s);
+    // This batch's keys/values first: tokens of one sequence attend to each other.
+    cuda::kv_store(h16, qkv + Q, qkv + Q + KV, ldqkv, kv, d_meta_, T, s);
+    cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
+    blas_.matmul(h16, att_, T, Q, w.wo, C, DType::F32, x_, true, s);  // x += att Wo^T
+    cuda::rms_norm(DType::F32, x_, w.ffn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
+    blas_.matmul(h16, xn_, T, C, w.wgu, 2 * F, h16, gu_, false, s);
+    cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
+    blas_.matmul(h16, h_, T, F, w.wdown, C, DType::F32, x_, true, s);  // x += h Wdown^T
+  }
+}
+
+void CudaLlamaRunner::forward(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                              std::span<const int32_t> pos, std::span<const int32_t> out_rows, float* hidden) {
+  const int64_t T = int64_t(tokens.size());
+  SI_CHECK(T > 0, "forward: empty batch");
+  SI_CHECK(T <= opt_.max_tokens, "forward: {} tokens exceed the runner's max_tokens {}", T, opt_.max_tokens);
+  SI_CHECK(int64_t(slots.size()) == T && int64_t(pos.size()) == T, "forward: {} tokens but {} slots and {} positions",
+           T, slots.size(), pos.size());
+  const int64_t n_out = int64_t(out_rows.size());
+  SI_CHECK(n_out <= T, "forward: {} output rows for {} tokens", n_out, T);
+  stream_.sync();  // the staging buffer may still be read by the previous forward's copy
+  auto* ids = static_cast<int32_t*>(staging_);
+  int32_t* p = ids + opt_.max_tokens;
+  int32_t* rows = p + opt_.max_tokens;
+  auto* meta = reinterpret_cast<cuda::TokenMeta*>(rows + opt_.max_tokens);
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t s = slots[size_t(t)], ps = pos[size_t(t)], id = tokens[size_t(t)];
+    SI_CHECK(ps >= 0 && ps < opt_.capacity && s >= 0 && s < opt_.n_slots,
+             "forward: token {} at slot {} position {} outside the cache ({} slots of {} positions)", t, s, ps,
+             opt_.n_slots, opt_.capacity);
+    SI_CHECK(id >= 0 && id < cfg_.vocab_size, "forward: token id {} at position {} outside the vocabulary [0, {})", id,
+             t, cfg_.vocab_size);
+    ids[t] = id;
+    p[t] = ps;
+    const int pre = prefix_slot_[size_t(s)];
+    meta[t] = cuda::TokenMeta{s, ps, pre >= 0 ? pre : s, pre >= 0 ? prefix_len_[size_t(s)] : 0};
+  }
+  for (int64_t i = 0; i < n_out; ++i) {
+    SI_CHECK(out_rows[size_t(i)] >= 0 && out_rows[size_t(i)] < T, "forward: output row {} outside the batch of {}",
+             out_rows[size_t(i)], T);
+    rows[i] = out_rows[size_t(i)];
+  }
+  const cudaStream_t st = stream_.get();
+  SI_CUDA_CHECK(cudaMemcpyAsync(d_ids_, staging_, staging_bytes_, cudaMemcpyHostToDevice, st));
+  if (opt_.graphs && T <= opt_.graph_max_tokens) {
+    auto it = graphs_.find(T);
+    if (it == graphs_.end() && seen_[T]++ > 0) {
+      // Second pass at this size: cuBLAS plans exist, capture the stack once and keep it.
+      cudaGraph_t g;
+      SI_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+      layers(T);
+      SI_CUDA_CHECK(cudaStreamEndCapture(st, &g));
+      cudaGraphExec_t e;
+      SI_CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+      cudaGraphDestroy(g);
+      it = graphs_.emplace(T, e).first;
+    }
+    if (it != graphs_.end()) SI_CUDA_CHECK(cudaGraphLaunch(it->second, st));
+    else layers(T);
+  } else {
+    layers(T);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const size_t s = size_t(slots[size_t(t)]);
+    len_[s] = std::max(len_[s], pos[size_t(t)] + 1);
+  }
+  if (n_out == 0 || !hidden) return;
+  const int64_t C = cfg_.hidden_size;
+  cuda::gather_rows(DType::F32, x_, C, d_rows_, n_out, hid_, st);
+  cuda::rms_norm(DType::F32, hid_, output_norm_, cfg_.rms_norm_eps, DType::F32, hid_, n_out, C, st);
+  SI_CUDA_CHECK(cudaMemcpyAsync(hidden, hid_, size_t(n_out * C) * 4, cudaMemcpyDeviceToHost, st));
+  stream_.sync();
+}
+
+void CudaLlamaRunner::append(std::span<const Append> batch, float* hidden) {
+  std::vector<int32_t> tokens, slots, pos, out_rows;
+  for (const Append& a : batch) {
+    SI_CHECK(a.n_tokens >= 1, "append: slot {} gets {} tokens, need at least 1", a.slot, a.n_tokens);
+    const int start = length(a.slot);
+    SI_CHECK(start + a.n_tokens <= opt_.capacity, "append: slot {} holds {} tokens, {} more exceed its capacity {}",
+             a.slot, start, a.n_tokens, opt_.capacity);
+    for (int i = 0; i < a.n_tokens; ++i) {
+      tokens.push_back(a.tokens[i]);
+      slots.push_back(a.slot);
+      pos.push_back(start + i);
+    }
+    out_rows.push_back(int32_t(tokens.size()) - 1);
+  }
+  forward(tokens, slots, pos, hidden ? std::span<const int32_t>(out_rows) : std::span<const int32_t>(), hidden);
+}
+
+void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out) {
+  const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size;
+  SI_CHECK(n >= 0 && n <= opt_.max_tokens, "logits: {} hidden rows exceed max_tokens {}", n, opt_.max_tokens);
+  if (n == 0) return;
+  const cudaStream_t st = stream_.get();
+  SI_CUDA_CHECK(cudaMemcpyAsync(hid_, hidden, size_t(n * C) * 4, cudaMemcpyHostToDevice, st));
+  cuda::convert(DType::F32, hid_, DType::F16, hid16_, n * C, st);
+  const auto* h16 = static_cast<const uint16_t*>(hid16_);
+  if (rows.empty()) {
+    for (int64_t m0 = 0; m0 < n; m0 += max_out_) {
+      const int64_t m = std::min(max_out_, n - m0);
+      blas_.matmul(DType::F16, h16 + m0 * C, m, C, output_, V, DType::F32, logits_, false, st);
+      SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * V, logits_, size_t(m * V) * 4, cudaMemcpyDeviceToHost, st));
+      stream_.sync();
+    }
+    return;
+  }
+  const int64_t R = int64_t(rows.size());
+  SI_CHECK(R <= V, "logits: {} rows asked for, the vocabulary has {}", R, V);
+  for (size_t i = 0; i < rows.size(); ++i)
+    SI_CHECK(rows[i] >= 0 && rows[i] < V, "logits: row {} (index {}) outside the vocabulary of {}", rows[i], i, V);
+  SI_CUDA_CHECK(cudaMemcpyAsync(d_sel_, rows.data(), size_t(R) * 4, cudaMemcpyHostToDevice, st));
+  const int64_t per = std::max<int64_t>(1, max_out_ * V / R);  // hidden rows per pass through the scratch
+  for (int64_t m0 = 0; m0 < n; m0 += per) {
+    const int64_t m = std::min(per, n - m0);
+    cuda::matmul_rows(DType::F16, h16 + m0 * C, m, C, output_, d_sel_, R, logits_, st);
+    SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * R, logits_, size_t(m * R) * 4, cudaMemcpyDeviceToHost, st));
+  }
+  stream_.sync();
+}
+
+std::vector<float> CudaLlamaRunner::eval(int slot, std::span<const int32_t> ids) {
+  const int64_t T = int64_t(ids.size());
+  const int start = length(slot);
+  SI_CHECK(start + T <= opt_.capacity, "eval: slot {} holds {} tokens, {} more exceed its capacity {}", slot, start, T,
+           opt_.capacity);
+  std::vector<int32_t> slots(static_cast<size_t>(T), slot), pos(static_cast<size_t>(T)), rows(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    pos[size_t(t)] = int32_t(start + t);
+    rows[size_t(t)] = int32_t(t);
+  }
+  std::vector<float> hidden(size_t(T * cfg_.hidden_size)), out(size_t(T) * size_t(cfg_.vocab_size));
+  forward(ids, slots, pos, rows, hidden.data());
+  logits(hidden.data(), T, {}, out.data());
+  return out;
+}
+
+void CudaLlamaRunner::clear(int slot) {
+  len_[check_slot(slot)] = 0;
+  prefix_slot_[size_t(slot)] = -1;
+  prefix_len_[size_t(slot)] = 0;
+}
+
+void CudaLlamaRunner::share_prefix(int src, int dst, int n_tokens) {
+  check_slot(src);
+  check_slot(dst);
+  SI_CHECK(src != dst, "cuda runner: cannot share slot {} with itself", src);
+  SI_CHECK(n_tokens >= 0 && n_tokens <= len_[size_t(src)], "cuda runner: slot {} holds {} tokens, cannot share {}",
+           src, len_[size_t(src)], n_tokens);
+  int from = src;
+  if (prefix_slot_[size_t(src)] >= 0) {
+    SI_CHECK(n_tokens <= prefix_len_[size_t(src)], "cuda runner: slot {} itself shares a prefix of {} tokens; share "
+             "at most those or use copy_slot", src, prefix_len_[size_t(src)]);
+    from = prefix_slot_[size_t(src)];
+  }
+  prefix_slot_[size_t(dst)] = n_tokens > 0 ? from : -1;
+  prefix_len_[size_t(dst)] = n_tokens;
+  len_[size_t(dst)] = n_tokens;
+}
+
+void CudaLlamaRunner::copy_slot(int src, int dst, int n_tokens) {
+  check_slot(src);
+  check_slot(dst);
+  SI_CHECK(n_tokens >= 0 && n_tokens <= len_[size_t(src)], "cuda runner: slot {} holds {} tokens, cannot copy {}",
+           src, len_[size_t(src)], n_tokens);
+  if (src == dst) {
+    len_[size_t(dst)] = n_tokens;
+    return;
+  }
+  const int pre = prefix_slot_[size_t(src)];
+  const int n_pre = pre >= 0 ? std::min(n_tokens, prefix_len_[size_t(src)]) : 0;
+  const size_t D = size_t(cfg_.head_dim), cap = size_t(opt_.capacity), KVH = size_t(cfg_.n_kv_heads);
+  const size_t pitch = cap * D * 2, slot_bytes = KVH * pitch;
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const cuda::KvLayer kv = kv_layer(l);
+    for (void* base : {kv.k, kv.v}) {
+      char* b = static_cast<char*>(base);
+      // Positions [0, n_pre) from the prefix slot, the rest from src itself; one row per kv head.
+      if (n_pre > 0)
+        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes, pitch, b + size_t(pre) * slot_bytes, pitch,
+                                        size_t(n_pre) * D * 2, KVH, cudaMemcpyDeviceToDevice, stream_.get()));
+      if (n_tokens > n_pre)
+        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes + size_t(n_pre) * D * 2, pitch,
+                                        b + size_t(src) * slot_bytes + size_t(n_pre) * D * 2, pitch,
+                                        size_t(n_tokens - n_pre) * D * 2, KVH, cudaMemcpyDeviceToDevice,
+                                        stream_.get()));
+    }
+  }
+  prefix_slot_[size_t(dst)] = -1;
+  prefix_len_[size_t(dst)] = 0;
+  len_[size_t(dst)] = n_tokens;
+}
+
+}  // namespace si

@@ -1,0 +1,123 @@
+// model/cuda/llama_runner_cuda.h — runs a LlamaModel on the GPU: FP16 weights in device memory, a
+// device KV cache (FP16) with the CPU runner's slots and shared prefixes, batched prefill and decode,
+// logits of all or selected vocabulary rows. Same contract as model/llama_runner.h.
+//
+//   si::CudaLlamaRunner r(model, {.n_slots = 4, .capacity = 1024});   // uploads weights as FP16
+//   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
+//   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
+//   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
+//
+//   auto r = si::CudaLlamaRunner::random(si::llama_config_preset("llama-3.2-1b"), 1, {...});  // benchmarks
+//
+// Activations: the residual stream stays fp32; matmul inputs and outputs, q/k/v, attention output
+// and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
+// reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
+// attention -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
+// matmul adding into the residual. With `graphs`, a batch shape seen before replays a captured
+// CUDA graph of the whole layer stack (decode steps cost one launch).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "formats/llama_config.h"
+#include "model/llama_model.h"
+#include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/device.h"
+#include "ops/cuda/matmul.h"
+
+namespace si {
+
+struct CudaRunnerOptions {
+  int n_slots = 1;
+  int capacity = 2048;          // positions per slot
+  int max_tokens = 1024;        // tokens of one forward pass (activation buffers are sized for it)
+  bool graphs = true;           // replay CUDA graphs for batch sizes up to graph_max_tokens
+  int graph_max_tokens = 64;
+};
+
+class CudaLlamaRunner {
+ public:
+  CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt);
+  // Random FP16 weights made on the device (uniform, std 0.02; norms near 1): benchmarks of real
+  // shapes without a host model.
+  static std::unique_ptr<CudaLlamaRunner> random(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt);
+  ~CudaLlamaRunner();
+
+  struct Append {
+    int slot;
+    const int32_t* tokens;
+    int n_tokens;  // >= 1
+  };
+  void append(std::span<const Append> batch, float* hidden);
+  void forward(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
+               std::span<const int32_t> out_rows, float* hidden);
+  void logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out);
+  std::vector<float> eval(int slot, std::span<const int32_t> ids);
+
+  // Slots, as KvCache: lengths, sharing a prefix in place, copying one.
+  int n_slots() const { return opt_.n_slots; }
+  int capacity() const { return opt_.capacity; }
+  int length(int slot) const { return len_[check_slot(slot)]; }
+  void clear(int slot);
+  void share_prefix(int src, int dst, int n_tokens);
+  void copy_slot(int src, int dst, int n_tokens);
+
+  const LlamaConfig& config() const { return cfg_; }
+  size_t weight_bytes() const { return weights_.bytes_used(); }
+  size_t kv_bytes() const { return kv_.bytes_used(); }
+  size_t slot_bytes() const { return kv_.bytes_used() / size_t(opt_.n_slots); }
+  size_t activation_bytes() const { return act_.bytes_used(); }
+  cuda::Stream& stream() { return stream_; }
+
+ private:
+  struct Layer {
+    const float* attn_norm;  // (C)
+    const float* ffn_norm;   // (C)
+    const void* wqkv;        // (Q + 2 KV, C) fp16: q rows, then k, then v
+    const void* wo;          // (C, Q)
+    const void* wgu;         // (2F, C): gate rows, then up
+    const void* wdown;       // (C, F)
+  };
+  CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved);
+  void allocate();
+  void layers(int64_t T);  // the layer stack on the device inputs already uploaded
+  size_t check_slot(int slot) const;
+  cuda::KvLayer kv_layer(int l) const;
+
+  LlamaConfig cfg_;
+  CudaRunnerOptions opt_;
+  bool interleaved_ = false;
+  cuda::Stream stream_;
+  cuda::Blas blas_;
+  cuda::DeviceArena weights_{"weights (fp16)"}, kv_{"kv-cache (fp16)"}, act_{"activations"};
+  std::vector<Layer> layer_;
+  const void* tok_embd_ = nullptr;    // (V, C) fp16
+  const void* output_ = nullptr;      // (V, C) fp16, tok_embd_ when tied
+  const float* output_norm_ = nullptr;
+  const float* inv_freq_ = nullptr;   // (D/2)
+  void* kv_base_ = nullptr;           // (L, 2, S, KVH, cap, D) fp16
+  // Activations, sized for max_tokens: x (T, C) f32, xn (T, C) f16, qkv (T, Q+2KV) f16,
+  // att (T, Q) f16, gu (T, 2F) f16, h (T, F) f16, out (T, C) f32 + f16, logits scratch.
+  float* x_ = nullptr;
+  void *xn_ = nullptr, *qkv_ = nullptr, *att_ = nullptr, *gu_ = nullptr, *h_ = nullptr;
+  float* hid_ = nullptr;
+  void* hid16_ = nullptr;
+  float* logits_ = nullptr;           // (max_out, V) f32
+  int64_t max_out_ = 0;
+  int32_t* d_ids_ = nullptr;          // (max_tokens) then pos (max_tokens) then out_rows, then meta
+  int32_t* d_pos_ = nullptr;
+  int32_t* d_rows_ = nullptr;
+  int32_t* d_sel_ = nullptr;          // (max vocabulary rows asked for) for logits(rows)
+  cuda::TokenMeta* d_meta_ = nullptr;
+  void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta
+  size_t staging_bytes_ = 0;
+  std::map<int64_t, cudaGraphExec_t> graphs_;  // by batch tokens
+  std::map<int64_t, int> seen_;                 // eager runs per batch size (plans exist after one)
+  std::vector<int> len_, prefix_slot_, prefix_len_;
+};
+
+}  // namespace si

@@ -1,0 +1,141 @@
+// The CUDA runner against the CPU runner on a random model of the tiny preset (FP16 GGUF, so both
+// see the same fp16 weights; GGUF's interleaved RoPE). The CPU keeps activations and the KV cache in
+// fp32, the GPU rounds matmul inputs/outputs and the cache to fp16: tolerance on logits, relative
+// to the reference: ||gpu - cpu|| / ||cpu|| < 2e-2, and the argmax must agree wherever the CPU's
+// top-1 leads its runner-up by more than twice the largest difference seen. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+#include "model/cuda/llama_runner_cuda.h"
+#include "model/llama_runner.h"
+#include "model/random_model.h"
+#include "ops/cuda/device.h"
+#include "test_paths.h"
+
+namespace si {
+namespace {
+
+#define SI_REQUIRE_CUDA()                                                                                \
+  do {                                                                                                   \
+    if (!::si::cuda::available())                                                                        \
+      GTEST_SKIP() << "no CUDA device on this machine: GPU tests run on the GPU machine (scripts/gpu-check.sh)"; \
+  } while (0)
+
+struct Agreement {
+  double rel = 0;
+  float max_abs = 0;
+  int rows = 0, decided = 0, agree = 0;
+};
+
+// Logits (n, V) of the GPU against the CPU.
+Agreement compare(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t V) {
+  Agreement a;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const double d = double(gpu[i]) - cpu[i];
+    num += d * d;
+    den += double(cpu[i]) * cpu[i];
+    a.max_abs = std::max(a.max_abs, std::isfinite(gpu[i]) ? float(std::fabs(d)) : INFINITY);
+  }
+  a.rel = std::sqrt(num / den);
+  a.rows = int(cpu.size() / size_t(V));
+  for (int r = 0; r < a.rows; ++r) {
+    const float* c = cpu.data() + int64_t(r) * V;
+    const float* g = gpu.data() + int64_t(r) * V;
+    const int64_t top = std::max_element(c, c + V) - c;
+    float second = -INFINITY;
+    for (int64_t v = 0; v < V; ++v)
+      if (v != top) second = std::max(second, c[v]);
+    if (c[top] - second > 2 * a.max_abs) {
+      ++a.decided;
+      a.agree += (std::max_element(g, g + V) - g) == top;
+    }
+  }
+  return a;
+}
+
+void expect_close(const Agreement& a, const char* what) {
+  std::printf("%s: rel %.2e, max |diff| %.3e, argmax agrees on %d of %d decided rows (%d rows)\n", what, a.rel,
+              double(a.max_abs), a.agree, a.decided, a.rows);
+  EXPECT_LT(a.rel, 2e-2) << what;
+  EXPECT_EQ(a.agree, a.decided) << what;
+}
+
+class CudaRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SI_REQUIRE_CUDA();
+    const std::string path = (test::temp_dir() / "tiny-f16.gguf").string();
+    ThreadPool pool(2);
+    write_random_gguf(llama_config_preset("tiny"), "F16", 5, path, &pool);
+    model_ = std::make_unique<LlamaModel>(LlamaModel::load(path));
+  }
+  std::unique_ptr<LlamaModel> model_;
+};
+
+TEST_F(CudaRunnerTest, PrefillAndGraphDecodeMatchTheCpuRunner) {
+  const int V = model_->config().vocab_size;
+  LlamaRunner cpu(*model_, {.n_threads = 2, .n_slots = 1, .capacity = 64});
+  CudaLlamaRunner gpu(*model_, {.n_slots = 1, .capacity = 64, .max_tokens = 64});
+  std::vector<int32_t> ids(24);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 13) % size_t(V));
+  expect_close(compare(gpu.eval(0, ids), cpu.eval(0, ids), V), "prefill of 24 tokens");
+  // Decode steps: the first runs eagerly, the second is captured, later ones replay the graph.
+  for (int step = 0; step < 4; ++step) {
+    const int32_t tok = int32_t((step * 31 + 5) % V);
+    const std::vector<int32_t> one = {tok};
+    expect_close(compare(gpu.eval(0, one), cpu.eval(0, one), V), "decode step");
+  }
+  EXPECT_EQ(gpu.length(0), 28);
+}
+
+TEST_F(CudaRunnerTest, BatchedSharedAndCopiedPrefixesMatchTheCpuRunner) {
+  const int V = model_->config().vocab_size, C = model_->config().hidden_size;
+  const std::vector<int32_t> prefix = {1, 50, 900, 33, 7, 1200, 64, 2000, 5, 6, 77, 88};
+  const std::vector<int32_t> r1 = {300, 301, 302, 303, 304}, r2 = {17, 18, 19};
+  const std::vector<int32_t> rows = {0, 5, 99, 1023, 2047, 300};
+  LlamaRunner cpu(*model_, {.n_threads = 2, .n_slots = 4, .capacity = 32});
+  CudaLlamaRunner gpu(*model_, {.n_slots = 4, .capacity = 32, .max_tokens = 32});
+  std::vector<float> hc(size_t(3 * C)), hg(size_t(3 * C));
+  const LlamaRunner::Append cp{0, prefix.data(), int(prefix.size())};
+  const CudaLlamaRunner::Append gp{0, prefix.data(), int(prefix.size())};
+  cpu.append({&cp, 1}, nullptr);
+  gpu.append({&gp, 1}, nullptr);
+  for (int s : {1, 2}) {
+    cpu.cache().share_prefix(0, s, int(prefix.size()));
+    gpu.share_prefix(0, s, int(prefix.size()));
+  }
+  cpu.cache().copy_slot(0, 3, int(prefix.size()));
+  gpu.copy_slot(1, 3, int(prefix.size()));  // a copy through a shared slot reads the prefix slot
+  const LlamaRunner::Append cb[] = {{1, r1.data(), 5}, {2, r2.data(), 3}, {3, r2.data(), 3}};
+  const CudaLlamaRunner::Append gb[] = {{1, r1.data(), 5}, {2, r2.data(), 3}, {3, r2.data(), 3}};
+  cpu.append(cb, hc.data());
+  gpu.append(gb, hg.data());
+  std::vector<float> lc(3 * rows.size()), lg(3 * rows.size()), fc(size_t(3 * V)), fg(size_t(3 * V));
+  cpu.logits(hc.data(), 3, rows, lc.data());
+  gpu.logits(hg.data(), 3, rows, lg.data());
+  cpu.logits(hc.data(), 3, {}, fc.data());
+  gpu.logits(hg.data(), 3, {}, fg.data());
+  expect_close(compare(fg, fc, V), "batched shared/copied prefixes, all rows");
+  const Agreement sel = compare(lg, lc, int64_t(rows.size()));
+  EXPECT_LT(sel.rel, 2e-2);
+  // Slots 2 and 3 hold the same sequence, one shared, one copied: identical on the GPU.
+  for (int i = 0; i < C; ++i) ASSERT_EQ(hg[size_t(C + i)], hg[size_t(2 * C + i)]) << i;
+  EXPECT_EQ(gpu.length(1), 17);
+  EXPECT_EQ(gpu.length(3), 15);
+}
+
+TEST_F(CudaRunnerTest, RejectsTokensOutsideTheVocabularyAndCache) {
+  CudaLlamaRunner gpu(*model_, {.n_slots = 1, .capacity = 4, .max_tokens = 8});
+  const std::vector<int32_t> bad = {model_->config().vocab_size};
+  EXPECT_THROW(gpu.eval(0, bad), Error);
+  const std::vector<int32_t> many = {1, 2, 3, 4, 5};
+  EXPECT_THROW(gpu.eval(0, many), Error);
+}
+
+}  // namespace
+}  // namespace si

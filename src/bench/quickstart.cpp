@@ -95,6 +95,8 @@ json train_model(const QuickstartOptions& o, const TaskSpec& spec, const Tokeniz
   tc.max_steps = o.max_steps;
   tc.lr = o.lr;
   tc.warmup_steps = o.warmup_steps;
+  tc.adam.beta2 = o.adam_beta2;
+  tc.prompt_loss_weight = o.prompt_loss_weight;
   tc.seed = o.seed;
   tc.pad_id = tok.eos_id() >= 0 ? tok.eos_id() : 0;
   tc.quiet = o.quiet;
@@ -223,7 +225,8 @@ QuickstartResult run_quickstart(const QuickstartOptions& o) {
       {"settings",
        {{"task", o.task}, {"langs", o.langs}, {"n", o.n}, {"catalog_size", {o.catalog_min, o.catalog_max}}, {"seed", o.seed}, {"vocab_size", tok.vocab_size()},
         {"config", o.config}, {"batch_size", o.batch_size}, {"max_steps", o.max_steps}, {"lr", o.lr},
-        {"warmup_steps", o.warmup_steps}, {"threads", threads}, {"eval_batch", o.eval_batch}, {"decode", "constrained"}}},
+        {"warmup_steps", o.warmup_steps},
+        {"adam_beta2", o.adam_beta2}, {"prompt_loss_weight", o.prompt_loss_weight}, {"threads", threads}, {"eval_batch", o.eval_batch}, {"decode", "constrained"}}},
       {"data", {{"train", gs.train}, {"valid", gs.valid}, {"test", gs.test}, {"test_heldout", gs.heldout}}},
       {"peak_rss_per_eval", rss_is_own},
       {"stages_s", stages},

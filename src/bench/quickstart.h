@@ -44,6 +44,8 @@ struct QuickstartOptions {
   int64_t max_steps = 600;
   double lr = 2e-3;
   int64_t warmup_steps = 30;
+  double adam_beta2 = 0.999;
+  float prompt_loss_weight = 0;
   int threads = 0;                     // 0 = every core
   int eval_batch = 16;
   int64_t eval_limit = 0;              // rows per split (0 = all)

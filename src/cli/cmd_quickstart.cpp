@@ -27,6 +27,9 @@ void register_quickstart(CLI::App& app) {
   cmd->add_option("--steps", o->max_steps, "Optimiser steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", o->batch_size, "Rows per step")->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--lr", o->lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--adam-beta2", o->adam_beta2, "AdamW beta2")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--prompt-loss-weight", o->prompt_loss_weight, "Weight of the loss on prompt tokens (0 = answer only)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--warmup", o->warmup_steps, "Warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--eval-limit", o->eval_limit, "Evaluate the first N rows of each split (0 = all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -129,6 +129,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--lr", a->tc.lr, "peak learning rate")->capture_default_str();
   cmd->add_option("--warmup", a->tc.warmup_steps, "linear warm-up steps (then cosine decay to 0)")->capture_default_str();
   cmd->add_option("--weight-decay", a->tc.adam.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  cmd->add_option("--adam-beta2", a->tc.adam.beta2, "AdamW beta2")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--prompt-loss-weight", a->tc.prompt_loss_weight,
+                  "also learn to predict the prompt tokens, with this weight relative to answer tokens (0 = answer only)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--max-grad-norm", a->tc.max_grad_norm, "global gradient-norm clip (0 = off)")->capture_default_str();
   cmd->add_option("--lora-r", a->lora.rank, "LoRA rank")->capture_default_str();
   cmd->add_option("--lora-alpha", a->lora.alpha, "LoRA alpha (scaling alpha / r)")->capture_default_str();

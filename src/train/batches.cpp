@@ -28,7 +28,9 @@ std::vector<std::vector<int32_t>> epoch_batches(const std::vector<Example>& ex, 
   return batches;
 }
 
-Batch make_batch(const std::vector<Example>& ex, const std::vector<int32_t>& rows, int32_t pad_id) {
+Batch make_batch(const std::vector<Example>& ex, const std::vector<int32_t>& rows, int32_t pad_id, float prompt_loss_weight) {
+  SI_CHECK(prompt_loss_weight >= 0 && prompt_loss_weight <= 1, "prompt loss weight must be in [0, 1], got {}",
+           prompt_loss_weight);
   Batch b;
   b.B = int(rows.size());
   for (int32_t r : rows) b.T = std::max(b.T, int(ex[size_t(r)].size()));
@@ -39,6 +41,18 @@ Batch make_batch(const std::vector<Example>& ex, const std::vector<int32_t>& row
     const int P = int(e.prompt.size()), L = int(e.size());
     for (int t = 0; t < L; t++) b.ids[size_t(i * b.T + t)] = t < P ? e.prompt[size_t(t)] : e.answer[size_t(t - P)];
     for (int t = std::max(0, P - 1); t + 1 < L; t++) b.targets[size_t(i * b.T + t)] = b.ids[size_t(i * b.T + t + 1)];
+    b.n_answer += std::max(0, L - std::max(1, P));
+  }
+  if (prompt_loss_weight > 0) {
+    b.weights.assign(b.ids.size(), 0.0f);
+    for (int i = 0; i < b.B; i++) {
+      const Example& e = ex[size_t(rows[size_t(i)])];
+      const int P = int(e.prompt.size()), L = int(e.size());
+      for (int t = 0; t + 1 < L; t++) {
+        b.targets[size_t(i * b.T + t)] = b.ids[size_t(i * b.T + t + 1)];
+        b.weights[size_t(i * b.T + t)] = t + 1 < P ? prompt_loss_weight : 1.0f;
+      }
+    }
   }
   return b;
 }

@@ -26,6 +26,9 @@ std::vector<std::vector<int32_t>> epoch_batches(const std::vector<Example>& ex, 
 
 // ids = prompt + answer (right-padded with pad_id to the longest row); targets[t] = ids[t+1] where
 // that next token belongs to the answer, else -1 (HF labels with -100 on the prompt, shifted).
-Batch make_batch(const std::vector<Example>& ex, const std::vector<int32_t>& rows, int32_t pad_id = 0);
+// prompt_loss_weight > 0 also predicts the prompt's own tokens, with that weight (batch.weights; the
+// loss stays normalised by the answer tokens), as OpenAI's fine-tuning `prompt_loss_weight` did.
+Batch make_batch(const std::vector<Example>& ex, const std::vector<int32_t>& rows, int32_t pad_id = 0,
+                 float prompt_loss_weight = 0);
 
 }  // namespace si::train

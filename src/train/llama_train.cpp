@@ -1,5 +1,6 @@
 #include "train/llama_train.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -134,6 +135,40 @@ template <typename T> void TrainModel<T>::build_tables() {
   }
   grad_.assign(size_t(trainable().numel()), T(0));
 }
+
+namespace {
+
+// sum_r w_r * (logsumexp(logits_r) - logits_r[t_r]) over M rows of logits (M, V), in double.
+template <typename T>
+double weighted_cross_entropy_forward(const T* logits, const int32_t* targets, const T* w, int64_t M, int64_t V) {
+  double total = 0;
+  for (int64_t r = 0; r < M; r++) {
+    const T* x = logits + r * V;
+    const double mx = double(*std::max_element(x, x + V));
+    double sum = 0;
+    for (int64_t v = 0; v < V; v++) sum += std::exp(double(x[v]) - mx);
+    total += double(w[r]) * (mx + std::log(sum) - double(x[targets[r]]));
+  }
+  return total;
+}
+
+// dlogits (M, V) = scale * w_r * (softmax(logits_r) - onehot(t_r)); overwrites.
+template <typename T>
+void weighted_cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, const T* w, int64_t M, int64_t V,
+                                     double scale) {
+  for (int64_t r = 0; r < M; r++) {
+    const T* x = logits + r * V;
+    T* d = dlogits + r * V;
+    const double mx = double(*std::max_element(x, x + V));
+    double sum = 0;
+    for (int64_t v = 0; v < V; v++) sum += std::exp(double(x[v]) - mx);
+    const double k = scale * double(w[r]);
+    for (int64_t v = 0; v < V; v++) d[v] = T(k * std::exp(double(x[v]) - mx) / sum);
+    d[targets[r]] -= T(k);
+  }
+}
+
+}  // namespace
 
 template <typename T> void TrainModel<T>::init_random(uint64_t seed, float stddev) {
   Rng rng(seed);
@@ -395,6 +430,10 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
              batch.ids[size_t(i)], i, V);
     SI_CHECK(batch.targets[size_t(i)] < V, "target id {} at batch position {} outside the vocabulary of {}", batch.targets[size_t(i)], i, V);
   }
+  const bool weighted = !batch.weights.empty();
+  SI_CHECK(!weighted || (int64_t(batch.weights.size()) == N && batch.n_answer > 0 && !keep_all_logits_),
+           "weighted batch: {} weights for {} positions, {} answer tokens; weights need keep_all_logits(false)",
+           batch.weights.size(), N, batch.n_answer);
   alloc_acts(batch.B, batch.T);
   ids_ = batch.ids;
   targets_ = batch.targets;
@@ -412,11 +451,13 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
   // The head on the loss rows only: gather them, (M, C) -> (M, V).
   head_rows_.clear();
   head_targets_.clear();
+  head_weights_.clear();
   for (int64_t i = 0; i < N; i++)
-    if (targets_[size_t(i)] >= 0) {
+    if (targets_[size_t(i)] >= 0 && (!weighted || batch.weights[size_t(i)] > 0)) {
       std::copy(hf_ + i * C, hf_ + (i + 1) * C, h_loss_ + int64_t(head_rows_.size()) * C);
       head_rows_.push_back(int32_t(i));
       head_targets_.push_back(targets_[size_t(i)]);
+      if (weighted) head_weights_.push_back(T(batch.weights[size_t(i)]));
     }
   const int64_t M = int64_t(head_rows_.size());
   if (M == 0) {
@@ -424,7 +465,9 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
     return 0.0;
   }
   lin_fwd(logits_, h_loss_, base_.ptr(head_), M, C, V);
-  return ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, &n_valid_);
+  if (!weighted) return ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, &n_valid_);
+  n_valid_ = batch.n_answer;
+  return weighted_cross_entropy_forward(logits_, head_targets_.data(), head_weights_.data(), M, V) / double(n_valid_);
 }
 
 template <typename T> void TrainModel<T>::backward(double loss_scale) {
@@ -442,7 +485,11 @@ template <typename T> void TrainModel<T>::backward(double loss_scale) {
   } else {
     // Loss rows only: d h_loss (M, C), scattered back to their positions in dhf (zero elsewhere).
     const int64_t M = int64_t(head_rows_.size());
-    ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_));
+    if (head_weights_.empty())
+      ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_));
+    else
+      weighted_cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), head_weights_.data(), M, V,
+                                      loss_scale / double(n_valid_));
     std::fill(g.x_tmp, g.x_tmp + M * C, T(0));
     lin_bwd(g.x_tmp, gp(head_), g.dlogits, h_loss_, base_.ptr(head_), M, C, V);
     for (int64_t r = 0; r < M; r++)

@@ -61,6 +61,10 @@ struct Batch {
   int B = 0, T = 0;
   std::vector<int32_t> ids;      // (B, T) input tokens, right-padded
   std::vector<int32_t> targets;  // (B, T) token to predict at each position, -1 = no loss (prompt, pad)
+  // Optional (B, T) loss weights of the targets (empty: every target weighs 1). The loss is then
+  // sum(weight * cross-entropy) / n_answer: prompt tokens weighted below 1 add to the answer loss.
+  std::vector<float> weights;
+  int64_t n_answer = 0;          // the normaliser when weights are given (answer tokens)
 };
 
 // cos, sin (T, D/2) of HF's LlamaRotaryEmbedding, llama3 scaling included (computed in float as HF).
@@ -96,7 +100,8 @@ template <typename T> class TrainModel {
   Shape proj_shape(int p) const;  // {out, in}
 
   void zero_grad();
-  // Runs the model on the batch, keeps activations, returns the mean cross-entropy over targets >= 0.
+  // Runs the model on the batch, keeps activations, returns the mean cross-entropy over targets >= 0
+  // (weighted by batch.weights when given; those need keep_all_logits(false)).
   double forward(const Batch& batch);
   // Accumulates loss_scale * d loss / d params into grads(); uses the last forward's activations.
   void backward(double loss_scale = 1.0);
@@ -149,6 +154,7 @@ template <typename T> class TrainModel {
   T* h_loss_ = nullptr;  // (N, C) hf_ rows of the loss positions, gathered (keep_all_logits off)
   std::vector<int32_t> ids_, targets_;
   std::vector<int32_t> head_rows_, head_targets_;  // loss positions and their targets (keep_all_logits off)
+  std::vector<T> head_weights_;                     // their loss weights (batch weights given)
   bool keep_all_logits_ = true;
   std::vector<T> cos_, sin_;
   int64_t n_valid_ = 0;

@@ -82,7 +82,7 @@ TrainResult Trainer::run(int64_t stop_after) {
     for (int a = 0; a < c_.grad_accum; a++) {
       const std::vector<int32_t>& rows = next_rows();
       for (int32_t r : rows) tokens_seen += int64_t(train_[size_t(r)].size());  // real tokens, not padding
-      const Batch b = make_batch(train_, rows, c_.pad_id);
+      const Batch b = make_batch(train_, rows, c_.pad_id, c_.prompt_loss_weight);
       m_.set_dropout_step(c_.seed, uint64_t(micro_step_++));
       loss_sum += m_.forward(b);
       m_.backward(1.0 / c_.grad_accum);  // mean over micro-batches, as transformers' Trainer

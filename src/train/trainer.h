@@ -33,6 +33,8 @@ struct TrainConfig {
   int64_t warmup_steps = 0;
   AdamWConfig adam;
   double max_grad_norm = 1.0;      // 0 = no clipping
+  float prompt_loss_weight = 0;    // > 0: also learn to predict the prompt, with this weight (training only;
+                                   // valid loss stays on the answer tokens)
   int64_t eval_every = 0;          // optimiser steps between evaluations on valid (0 = only at the end)
   int early_stopping_patience = 0; // stop after this many evaluations without a better valid loss (0 = never)
   int64_t save_every = 0;          // optimiser steps between checkpoints (0 = only at the end)

@@ -14,7 +14,8 @@
 // argument is the hidden Fortran string length; C implementations ignore it.
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
+void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info, size_t uplo_len,
+             size_t diag_len);
 }
 
 namespace si {
@@ -31,7 +32,7 @@ GptqHessian GptqHessian::identity(int64_t in) {
 void GptqHessian::add(const float* x, int64_t n_rows, int64_t n_samples) {
   // fp32 products over chunks of rows (BLAS), summed in fp64: the sum over thousands of tokens is
   // where fp32 would lose digits.
-  constexpr int64_t kChunk = 1024;
+  constexpr int64_t kChunk = 4096;
   std::vector<float> tmp(size_t(in_ * in_));
   for (int64_t r0 = 0; r0 < n_rows; r0 += kChunk) {
     const int64_t n = std::min(kChunk, n_rows - r0);
@@ -120,32 +121,38 @@ void store_group(GptqUnpacked& u, const Grid& grid, int64_t g, int64_t out) {
   }
 }
 
-// The upper Cholesky factor U of (H + damp I)^-1 (U^T U = H^-1) as fp32 (in, in); raises damp until
-// the matrix is positive definite.
-std::vector<float> inverse_cholesky_upper(const std::vector<double>& h, int64_t in, double& damp_percent) {
+// The upper Cholesky factor U of (H + lambda I)^-1 (U^T U = (H + lambda I)^-1, positive diagonal: what
+// AutoGPTQ gets from cholesky, cholesky_inverse, cholesky(upper=True)) as fp32 (in, in), with
+// lambda = damp_percent * mean(diag H); raises damp_percent until the matrix is positive definite.
+//
+// One factorisation and one triangular inverse instead of three factorisations: with J the
+// reversal permutation, J H J = L L^T gives H = R R^T with R = J L J upper, so H^-1 = R^-T R^-1 and
+// U = R^-1. In memory, R stored column-major is L stored column-major read backwards.
+std::vector<float> inverse_cholesky_upper(const std::vector<double>& h, int64_t in, double& damp_percent, double& lambda) {
   double mean = 0;
   for (int64_t i = 0; i < in; ++i) mean += h[size_t(i * in + i)];
   mean /= double(in);
   const int n = int(in);
-  std::vector<double> a;
+  const size_t nn = size_t(in * in);
+  std::vector<double> a(nn);
   for (;;) {
-    a = h;
-    for (int64_t i = 0; i < in; ++i) a[size_t(i * in + i)] += damp_percent * mean;
+    lambda = damp_percent * mean;
+    for (size_t k = 0; k < nn; ++k) a[k] = h[nn - 1 - k];  // J H J (symmetric: layout-free)
+    for (int64_t i = 0; i < in; ++i) a[size_t(i * in + i)] += lambda;
     int info = 0;
-    // Row-major symmetric = column-major symmetric: factor the lower triangle (column-major),
-    // invert from it, then factor the inverse's lower triangle: A = L L^T in column-major is, read
-    // row-major, U^T U with U = L^T upper — torch.linalg.cholesky(Hinv, upper=True).
     dpotrf_("L", &n, a.data(), &n, &info, 1);
-    if (info == 0) dpotri_("L", &n, a.data(), &n, &info, 1);
-    if (info == 0) dpotrf_("L", &n, a.data(), &n, &info, 1);
+    if (info == 0) {
+      std::reverse(a.begin(), a.end());  // R, column-major upper
+      dtrtri_("U", "N", &n, a.data(), &n, &info, 1, 1);
+    }
     if (info == 0) break;
     SI_CHECK(damp_percent + 0.01 < 1, "GPTQ: the Hessian is not positive definite even with damp_percent {:.2f}",
              damp_percent);
     damp_percent += 0.01;
   }
-  std::vector<float> u(size_t(in * in), 0.0f);
+  std::vector<float> u(nn, 0.0f);  // row-major: U[i][j] is column-major element (i, j) at j * n + i
   for (int64_t i = 0; i < in; ++i)
-    for (int64_t j = i; j < in; ++j) u[size_t(i * in + j)] = float(a[size_t(i * in + j)]);
+    for (int64_t j = i; j < in; ++j) u[size_t(i * in + j)] = float(a[size_t(j * in + i)]);
   return u;
 }
 
@@ -196,10 +203,11 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   }
 
   std::vector<double> h = hess.matrix();
-  std::vector<double> h_measure;
-  if (o.measure) h_measure = h;
+  if (o.measure) r.ref = gptq_quadratic_error(w, out, in, h);
+  std::vector<uint8_t> dead(static_cast<size_t>(in), 0);
   for (int64_t i = 0; i < in; ++i)
     if (h[size_t(i * in + i)] == 0) {
+      dead[size_t(i)] = 1;
       h[size_t(i * in + i)] = 1;
       std::fill(wt.begin() + i * out, wt.begin() + (i + 1) * out, 0.0f);
       r.dead++;
@@ -219,7 +227,10 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
     wt.swap(wp);
   }
   r.damp = o.damp_percent;
-  const std::vector<float> u = inverse_cholesky_upper(h, in, r.damp);
+  double lambda = 0;
+  const std::vector<float> u = inverse_cholesky_upper(h, in, r.damp, lambda);
+  // ||W' - Q||^2 (W' = W with dead inputs zeroed) for the error identity below.
+  double dw2 = 0;
   h.clear();
   h.shrink_to_fit();
 
@@ -247,6 +258,8 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
         r.w[size_t(oo * in + col)] = q;
         const float e = (wi[oo] - q) / d;
         r.loss += 0.5 * double(e) * double(e);
+        const double dw = (dead[size_t(col)] ? 0.0 : double(w[oo * in + col])) - double(q);
+        dw2 += dw * dw;
         ei[oo] = e;
       }
       for (int64_t j = i + 1; j < count; ++j) {
@@ -262,7 +275,10 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   }
   // g_idx: the group of original input i is (its position in processing order) / group_size.
   for (int64_t k = 0; k < in; ++k) r.codes.g_idx[size_t(perm[size_t(k)])] = int32_t(o.group_size < 0 ? 0 : k / gs);
-  if (o.measure) measure(r, w, out, in, h_measure);
+  // W' - Q = E U with E the scaled errors (w - q) / U_kk, so (W' - Q)(H + lambda I)(W' - Q)^T =
+  // E U (U^T U)^-1 U^T E^T = E E^T: the error needs no GEMM, tr = sum e^2 = 2 loss. Dead inputs add
+  // nothing (their weights and codes are 0).
+  if (o.measure) r.err = std::max(0.0, 2.0 * r.loss - lambda * dw2);
   r.seconds = seconds_since(t0);
   return r;
 }

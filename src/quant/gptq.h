@@ -10,11 +10,12 @@
 //
 // The algorithm: dead inputs (H_ii = 0) get H_ii = 1 and W[:, i] = 0; with desc_act the columns are
 // processed in order of decreasing H_ii (act-order, recorded in g_idx); H += damp * mean(diag H) I;
-// U = upper Cholesky factor of H^-1 (fp64 LAPACK); then column by column: quantize, spread the error
-// (w - q) / U_ii over the remaining columns of the block of 128 (lazy batch updates), and once per
-// block over all later columns with one GEMM. Group scale / zero point are found when the first
-// column of a group is reached, from the current (error-updated) weights, exactly where AutoGPTQ
-// finds them (its outer W, which holds the updates of earlier blocks only).
+// U = upper Cholesky factor of H^-1 (fp64 LAPACK: one Cholesky and one triangular inverse); then
+// column by column: quantize, spread the error (w - q) / U_ii over the remaining columns of the
+// block of 128 (lazy batch updates), and once per block over all later columns with one GEMM.
+// Group scale / zero point are found when the first column of a group is reached, from the current
+// (error-updated) weights, exactly where AutoGPTQ finds them (its outer W, which holds the updates
+// of earlier blocks only).
 //
 // Two deliberate differences from AutoGPTQ: scales are rounded to fp16 before quantizing (the
 // checkpoint stores fp16 scales; AutoGPTQ quantizes with fp32 scales and re-rounds at pack time),
@@ -37,7 +38,7 @@ struct GptqOptions {
   double damp_percent = 0.01;  // AutoGPTQ's default (transformers' GPTQConfig defaults to 0.1)
   int block_size = 128;      // lazy batch width
   bool v1_zero = true;       // keep zero points >= 1 (writable in the v1 "gptq" format)
-  bool measure = true;       // compute err / ref (two extra GEMMs of the size of the updates)
+  bool measure = true;       // compute err (free for GPTQ, see gptq.cpp) and ref (one GEMM of in x in x out)
 };
 
 // Running H = 2/n * sum_rows x x^T, accumulated in fp64 (rows are multiplied in fp32 chunks by

@@ -98,9 +98,11 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
   const int64_t N = cs.n_tokens(), S = cs.samples(), C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(),
                 F = cfg.intermediate_size;
   const std::pair<int64_t, int64_t> shape[kGptqLinears] = {{Q, C}, {KV, C}, {KV, C}, {C, Q}, {F, C}, {F, C}, {C, F}};
-  // Activations of all samples: (N, C) residual, normed, scratch; (N, Q) q, attention; (N, KV) k, v; (N, F) gate, up.
-  std::vector<float> x(size_t(N * C)), xn(x.size()), tmp(x.size()), q(size_t(N * Q)), att(q.size()), k(size_t(N * KV)),
-      v(k.size()), gate(size_t(N * F)), up(gate.size());
+  // Activations of all samples: (N, C) residual and normed (also the Linears' outputs added to the
+  // residual); (N, Q) q, attention; (N, KV) k, v; (N, F) the SwiGLU; up is made kRows rows at a time.
+  constexpr int64_t kRows = 1024;
+  std::vector<float> x(size_t(N * C)), xn(x.size()), q(size_t(N * Q)), att(q.size()), k(size_t(N * KV)), v(k.size()),
+      gate(size_t(N * F)), up(size_t(std::min(N, kRows) * F));
   auto view = [](std::vector<float>& b, int64_t rows, int64_t cols) { return TensorView{b.data(), DType::F32, {rows, cols}}; };
   f.embed(st.get("model.embed_tokens.weight").view, x.data());
 
@@ -108,7 +110,12 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
   res.samples = S;
   res.tokens = N;
   std::map<std::string, GptqPacked> packed;
-  Progress progress(o.rtn ? "rtn" : "gptq", int64_t(cfg.n_layers) * kGptqLinears, "linears", o.quiet);
+  // Progress in millions of Linear weights (the work per Linear grows with its size).
+  int64_t layer_weights = 0;
+  for (const auto& [out, in] : shape) layer_weights += out * in;
+  Progress progress(o.rtn ? "rtn" : "gptq", int64_t(cfg.n_layers) * layer_weights / 1000000, "Mweights", o.quiet);
+  int64_t done_weights = 0;
+  auto stage = [&](int l, const char* what) { progress.set(done_weights / 1000000, fmt::format("layer {} {}", l, what)); };
   for (int l = 0; l < cfg.n_layers; ++l) {
     const std::string lp = fmt::format("model.layers.{}.", l);
     std::vector<float> w[kGptqLinears];
@@ -124,44 +131,55 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
       res.linears.push_back({l, kNames[p], r.rel_err(), r.loss / double(S), r.seconds});
       packed[gptq_linear_prefix(l, p)] = gptq_pack(r.codes, o.format);
       w[p] = std::move(r.w);
-      progress.advance(1, fmt::format("layer {} {} rel err {:.2e}", l, kNames[p], res.linears.back().rel_err));
+      done_weights += out * in;
+      progress.set(done_weights / 1000000, fmt::format("layer {} {} rel err {:.2e}", l, kNames[p], res.linears.back().rel_err));
     };
-    TensorView xv = view(x, N, C), xnv = view(xn, N, C), tv = view(tmp, N, C);
+    TensorView xv = view(x, N, C), xnv = view(xn, N, C);
+    stage(l, "attention inputs");
     ops::rms_norm(xv, TensorView{attn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
     {
       GptqHessian h(C);
       h.add(xn.data(), N, S);
       for (int p : {kK, kV, kQ}) quantize(p, h);
     }
+    stage(l, "attention");
     linear(xn.data(), w[kQ].data(), N, C, Q, q.data());
     linear(xn.data(), w[kK].data(), N, C, KV, k.data());
     linear(xn.data(), w[kV].data(), N, C, KV, v.data());
     f.attention(q.data(), k.data(), v.data(), att.data());
+    stage(l, "o_proj inputs");
     {
       GptqHessian h(Q);
       h.add(att.data(), N, S);
       quantize(kO, h);
     }
-    linear(att.data(), w[kO].data(), N, Q, C, tmp.data());
-    ops::add(xv, tv, pool);
+    linear(att.data(), w[kO].data(), N, Q, C, xn.data());
+    ops::add(xv, xnv, pool);
     ops::rms_norm(xv, TensorView{ffn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
     {
       GptqHessian h(C);
       h.add(xn.data(), N, S);
       for (int p : {kUp, kGate}) quantize(p, h);
     }
+    stage(l, "mlp");
     linear(xn.data(), w[kGate].data(), N, C, F, gate.data());
-    linear(xn.data(), w[kUp].data(), N, C, F, up.data());
-    ops::swiglu(view(gate, N, F), view(up, N, F), view(gate, N, F), pool);
+    for (int64_t r0 = 0; r0 < N; r0 += kRows) {
+      const int64_t n = std::min(kRows, N - r0);
+      linear(xn.data() + r0 * C, w[kUp].data(), n, C, F, up.data());
+      TensorView g{gate.data() + r0 * F, DType::F32, {n, F}};
+      ops::swiglu(g, TensorView{up.data(), DType::F32, {n, F}}, g, pool);
+    }
     {
       GptqHessian h(F);
       h.add(gate.data(), N, S);
       quantize(kDown, h);
     }
-    linear(gate.data(), w[kDown].data(), N, F, C, tmp.data());
-    ops::add(xv, tv, pool);
+    stage(l, "layer output");
+    linear(gate.data(), w[kDown].data(), N, F, C, xn.data());
+    ops::add(xv, xnv, pool);
   }
   progress.finish();
+  if (!o.quiet) fmt::print(stderr, "gptq: writing {}\n", o.out);
 
   GptqQuantConfig qc;
   qc.bits = o.gptq.bits, qc.group_size = o.gptq.group_size, qc.desc_act = o.gptq.desc_act, qc.sym = o.gptq.sym;

@@ -87,7 +87,7 @@ TEST(Gptq, IdentityHessianGivesRoundToNearest) {
           EXPECT_EQ(g.codes.scale, r.codes.scale);
           EXPECT_EQ(g.codes.g_idx, r.codes.g_idx);
           EXPECT_EQ(g.w, r.w);
-          EXPECT_DOUBLE_EQ(g.err, r.err);
+          EXPECT_NEAR(g.err, r.err, 1e-6 * r.err);  // GPTQ measures through its error identity, RTN by GEMM
         }
 }
 

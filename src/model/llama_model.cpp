@@ -27,7 +27,7 @@ LlamaModel LlamaModel::from_weights(LlamaConfig cfg, LlamaWeights w, std::shared
   return m;
 }
 
-LlamaModel LlamaModel::load(const std::string& path) {
+LlamaModel LlamaModel::load(const std::string& path, const LoadOptions& opt) {
   namespace fs = std::filesystem;
   auto small = std::make_shared<Arena>("norms", 1 << 16);
   if (fs::is_directory(path)) {
@@ -56,7 +56,23 @@ LlamaModel LlamaModel::load(const std::string& path) {
   LlamaWeights w = bind_gguf_weights(*g, cfg, *small);
   LlamaModel m = from_weights(cfg, std::move(w), g, path);
   m.small_ = small;
+  if (opt.repack) m.repack(/*release_source=*/true);  // the GGUF is a read-only mapping
   return m;
+}
+
+void LlamaModel::repack(bool release_source) {
+  std::vector<const TensorView*> mats = {&w_.output};
+  for (const auto& l : w_.layers)
+    for (const TensorView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) mats.push_back(v);
+  ThreadPool pool(ThreadPool::default_threads());
+  for (const TensorView* v : mats)
+    if (ops::PackedWeight::supports(v->dtype) && !packed_.count(v->data))
+      packed_.emplace(v->data, ops::PackedWeight::pack(*v, &pool, release_source));
+}
+
+const ops::PackedWeight* LlamaModel::packed(const TensorView& w) const {
+  const auto it = packed_.find(w.data);
+  return it == packed_.end() ? nullptr : &it->second;
 }
 
 std::string LlamaModel::describe() const {
@@ -70,7 +86,8 @@ std::string LlamaModel::describe() const {
                      cfg_.n_kv_heads, cfg_.head_dim, cfg_.vocab_size,
                      w_.rope_interleaved ? "rope interleaved" : "rope half-split",
                      w_.output.data == w_.tok_embd.data, dtype_name(w_.tok_embd.dtype), dtype_name(w_.output.dtype),
-                     ts, double(weight_bytes()) / 1048576.0);
+                     ts, double(weight_bytes()) / 1048576.0) +
+         (packed_.empty() ? "" : fmt::format(", {} matrices repacked for the CPU (16-row groups)", packed_.size()));
 }
 
 }  // namespace si

@@ -7,6 +7,7 @@
 #include "ops/attention.h"
 #include "ops/embedding.h"
 #include "ops/matmul.h"
+#include "ops/packed_weight.h"
 #include "ops/rms_norm.h"
 #include "ops/rope.h"
 #include "ops/swiglu.h"
@@ -62,7 +63,9 @@ void LlamaRunner::forward(std::span<const int32_t> tokens, std::span<const int32
   TensorView q3 = f32(q_, {T, H, D}), k3 = f32(k_, {T, KVH, D}), att3 = f32(att_, {T, H, D});
   TensorView gate = f32(gate_, {T, F}), up = f32(up_, {T, F});
   auto matmul = [&](const TensorView& a, const TensorView& wt, const TensorView& y) {
-    ref ? ops::matmul_ref(a, wt, y) : ops::matmul(a, wt, y, pool_);
+    if (ref) ops::matmul_ref(a, wt, y);
+    else if (const ops::PackedWeight* p = model_.packed(wt)) ops::matmul(a, *p, y, pool_);
+    else ops::matmul(a, wt, y, pool_);
   };
   auto norm = [&](const TensorView& a, const TensorView& wt, const TensorView& y) {
     ref ? ops::rms_norm_ref(a, wt, c.rms_norm_eps, y) : ops::rms_norm(a, wt, c.rms_norm_eps, y, pool_);
@@ -144,8 +147,11 @@ void LlamaRunner::logits(const float* hidden, int64_t n, std::span<const int32_t
   const LlamaConfig& c = model_.config();
   const int64_t R = rows.empty() ? c.vocab_size : int64_t(rows.size());
   TensorView h{const_cast<float*>(hidden), DType::F32, {n, c.hidden_size}}, y{out, DType::F32, {n, R}};
-  opt_.reference ? ops::matmul_ref(h, model_.weights().output, y, rows)
-                 : ops::matmul(h, model_.weights().output, y, pool_, rows);
+  const TensorView& w = model_.weights().output;
+  const ops::PackedWeight* p = model_.packed(w);
+  if (opt_.reference) ops::matmul_ref(h, w, y, rows);
+  else if (p != nullptr && rows.empty()) ops::matmul(h, *p, y, pool_);
+  else ops::matmul(h, w, y, pool_, rows);  // selected rows: a few rows of the file, as stored
 }
 
 std::vector<float> LlamaRunner::eval(int slot, std::span<const int32_t> ids) {

@@ -86,7 +86,6 @@ void pack_group(DType t, const uint8_t* src, uint64_t row_bytes, int64_t n_rows,
   const PackedLayout l = packed_layout(t);
   SI_CHECK(l.block > 0, "pack_group: no packed layout for {}", dtype_name(t));
   const int64_t nb = K / l.block;
-  std::memset(dst, 0, packed_group_bytes(t, K));  // padding rows: zero scales, zero quants
   uint8_t* quants = dst + packed_meta_bytes(t, K);
   for (int lane = 0; lane < kPackRows && g * kPackRows + lane < n_rows; ++lane) {
     const uint8_t* row = src + uint64_t(g * kPackRows + lane) * row_bytes;

@@ -71,7 +71,8 @@ inline uint64_t packed_group_bytes(DType t, int64_t K) {
 }
 
 // Packs rows [16g, 16g + 16) of a row-major matrix (n_rows rows of K elements, row r at
-// src + r * row_bytes; rows past n_rows are zeros) into group g at dst.
+// src + r * row_bytes; rows past n_rows are zeros) into group g at dst, which must hold
+// packed_group_bytes zeros (fresh anonymous memory does: no second pass over it).
 void pack_group(DType t, const uint8_t* src, uint64_t row_bytes, int64_t n_rows, int64_t K, int64_t g, uint8_t* dst);
 // Element k of row r of a packed matrix, dequantized (tests, debugging).
 float packed_value(DType t, const uint8_t* packed, int64_t K, int64_t r, int64_t k);

@@ -1,6 +1,8 @@
 // bench_cuda_forward — the CUDA runner on Llama-3.2-1B's architecture with random FP16 weights
 // (made on the device): 64-token prefill, decode steps (CUDA graphs), and the paper-style job
-// (64-token prompt, greedy 8 new tokens over the full 128k vocabulary), at several batch sizes.
+// (64-token prompt, greedy 8 new tokens over the full 128k vocabulary; argmax on the GPU, and once
+// the old way, logits copied to the host), at several batch sizes; and the attention op alone at
+// decode shapes. Fixed iteration counts keep the whole program short on the GPU machine.
 //
 //   build/gpu/bench/bench_cuda_forward            # on the GPU machine (scripts/gpu-check.sh bench)
 //
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "model/cuda/llama_runner_cuda.h"
+#include "ops/cuda/cuda_ops.h"
 
 namespace {
 
@@ -77,8 +80,34 @@ void BM_DecodeStep(benchmark::State& st) {
   st.counters["tokens/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Prompt of 64, then 8 greedy tokens over the full vocabulary (argmax on the host), B sequences.
+// Prompt of 64, then 8 greedy tokens over the full vocabulary, B sequences: the LM head and the
+// argmax run on the GPU inside each step's graph; only token ids come back.
 void BM_PaperJob(benchmark::State& st) {
+  const int B = int(st.range(0));
+  auto r = make_runner(B, B * kPrompt);
+  std::vector<std::vector<int32_t>> ps;
+  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  std::vector<int32_t> tok(static_cast<size_t>(B));
+  std::vector<CudaLlamaRunner::Append> batch(static_cast<size_t>(B));
+  auto job = [&] {
+    for (int b = 0; b < B; ++b) {
+      r->clear(b);
+      batch[size_t(b)] = {b, ps[size_t(b)].data(), kPrompt};
+    }
+    r->append_greedy(batch, tok.data());  // token 1
+    for (int i = 1; i < kNew; ++i) {
+      for (int b = 0; b < B; ++b) batch[size_t(b)] = {b, &tok[size_t(b)], 1};
+      r->append_greedy(batch, tok.data());
+    }
+  };
+  for (int i = 0; i < 3; ++i) job();
+  for (auto _ : st) job();
+  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same job with the full logits copied to the host and the argmax taken there (before the
+// GPU argmax): what that copy costs.
+void BM_PaperJobHostArgmax(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, B * kPrompt);
   const int V = r->config().vocab_size;
@@ -107,9 +136,62 @@ void BM_PaperJob(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(1)->Arg(16)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_DecodeStep)->ArgName("batch")->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(1)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+// The attention op alone at decode shapes of Llama-3.2-1B (32 query heads, 8 kv heads, head_dim
+// 64): B tokens, each at context n, 16 launches (one per layer) captured in a graph and replayed.
+void BM_DecodeAttention(benchmark::State& st) {
+  const int B = int(st.range(0)), n = int(st.range(1)), H = 32, KVH = 8, D = 64, cap = 512, layers = 16;
+  cuda::Stream s;
+  const int64_t cache_elems = int64_t(B) * KVH * cap * D;
+  cuda::DeviceBuffer k(size_t(cache_elems) * 2, "k"), v(size_t(cache_elems) * 2, "v"), q(size_t(B) * H * D * 2, "q"),
+      out(size_t(B) * H * D * 2, "out"), meta(size_t(B) * sizeof(cuda::TokenMeta), "meta");
+  cuda::fill_random(DType::F16, k.data(), cache_elems, 1, 1.0f, 0.0f, s.get());
+  cuda::fill_random(DType::F16, v.data(), cache_elems, 2, 1.0f, 0.0f, s.get());
+  cuda::fill_random(DType::F16, q.data(), int64_t(B) * H * D, 3, 1.0f, 0.0f, s.get());
+  std::vector<cuda::TokenMeta> m;
+  for (int b = 0; b < B; ++b) m.push_back({b, n - 1, b, 0});
+  meta.upload(m.data(), m.size() * sizeof(cuda::TokenMeta), s);
+  const cuda::KvLayer kv{k.data(), v.data(), DType::F16, KVH, D, cap};
+  cudaGraph_t g;
+  SI_CUDA_CHECK(cudaStreamBeginCapture(s.get(), cudaStreamCaptureModeThreadLocal));
+  for (int l = 0; l < layers; ++l)
+    cuda::attention(DType::F16, q.data(), int64_t(H) * D, out.data(), int64_t(H) * D, B, H, kv,
+                    meta.as<cuda::TokenMeta>(), s.get());
+  SI_CUDA_CHECK(cudaStreamEndCapture(s.get(), &g));
+  cudaGraphExec_t e;
+  SI_CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+  cudaGraphDestroy(g);
+  cudaEvent_t a, b;
+  SI_CUDA_CHECK(cudaEventCreate(&a));
+  SI_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) SI_CUDA_CHECK(cudaGraphLaunch(e, s.get()));
+  double total_ms = 0;
+  for (auto _ : st) {
+    SI_CUDA_CHECK(cudaEventRecord(a, s.get()));
+    SI_CUDA_CHECK(cudaGraphLaunch(e, s.get()));
+    SI_CUDA_CHECK(cudaEventRecord(b, s.get()));
+    SI_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    SI_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    st.SetIterationTime(double(ms) * 1e-3);
+    total_ms += ms;
+  }
+  st.counters["us_per_layer"] = total_ms * 1e3 / double(st.iterations()) / layers;
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  cudaGraphExecDestroy(e);
+}
+
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(1)->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(16)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(256)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeStep)->ArgName("batch")->Arg(1)->Arg(16)->Arg(64)->Iterations(100)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({1, 200})->Args({32, 200})
+    ->Iterations(50)->Unit(benchmark::kMicrosecond)->UseManualTime();
+BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(128)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PaperJobHostArgmax)->ArgName("batch")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -1,11 +1,13 @@
-// bench_cuda_matmul — W4A16 (GPTQ 4-bit) against cuBLAS(Lt) FP16 at Llama-3.2-1B's matmul shapes.
+// bench_cuda_matmul — W4A16 (GPTQ 4-bit) against cuBLAS(Lt) FP16 (and, for M <= 4, our FP16 GEMV)
+// at Llama-3.2-1B's matmul shapes.
 //
 //   build/gpu/bench/bench_cuda_matmul          # on the GPU machine (scripts/gpu-check.sh bench)
 //
 // Each benchmark times both kernels on the same shape and batch M: 32 calls captured in a CUDA graph
 // (no launch gaps), replayed; weights rotate over enough copies to exceed L2 twice (so each call
 // reads HBM, as in a decode step). Reported: time per call of W4A16 (the benchmark's time),
-// fp16_us (cuBLAS median), speedup = fp16 / w4, and the weight bandwidth of each.
+// fp16_us (cuBLAS median), speedup = fp16 / w4, gemv_us (FP16 GEMV, M <= 4) and the weight
+// bandwidth of each.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -105,6 +107,15 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
     for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x, M, K, w16[size_t(i % n16)], N, DType::F16, y, false, s.get());
   });
   const float fp16_us = time_graph(g16, s, 30);
+  if (cuda::gemv_fits(DType::F16, M, K)) {
+    cudaGraphExec_t gv16 = capture(s, [&] {
+      for (int i = 0; i < kCalls; ++i) cuda::gemv(DType::F16, x, M, K, w16[size_t(i % n16)], N, DType::F16, y, false, s.get());
+    });
+    const float gemv_us = time_graph(gv16, s, 30);
+    st.counters["gemv_us"] = gemv_us;
+    st.counters["gemv_GBs"] = double(f16_bytes) / (gemv_us * 1e3);
+    cudaGraphExecDestroy(gv16);
+  }
   float w4_sum = 0;
   int n = 0;
   for (auto _ : st) {
@@ -129,7 +140,7 @@ void register_all() {
     b->ArgName("M")->Arg(1)->Arg(16);
     if (sh.N < 100000) b->Arg(4)->Arg(64);  // the LM head's host-side repack is slow: two sizes only
     // Fixed iterations: each is one graph replay with its own event sync (CPU-bound otherwise).
-    b->Iterations(50)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    b->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
 }
 

@@ -129,6 +129,40 @@ TEST_F(CudaRunnerTest, BatchedSharedAndCopiedPrefixesMatchTheCpuRunner) {
   EXPECT_EQ(gpu.length(3), 15);
 }
 
+// Greedy steps with the head and argmax on the GPU (captured in the step's graph from the second
+// step on) pick exactly the argmax of the logits the runner returns to the host for the same steps,
+// and agree with the CPU runner wherever its top-1 is decided.
+TEST_F(CudaRunnerTest, GreedyStepsPickTheArgmaxOfTheLogits) {
+  const int V = model_->config().vocab_size, C = model_->config().hidden_size;
+  LlamaRunner cpu(*model_, {.n_threads = 2, .n_slots = 2, .capacity = 64});
+  CudaLlamaRunner greedy(*model_, {.n_slots = 2, .capacity = 64, .max_tokens = 64});
+  CudaLlamaRunner plain(*model_, {.n_slots = 2, .capacity = 64, .max_tokens = 64});
+  std::vector<int32_t> p0(20), p1(9);
+  for (size_t i = 0; i < p0.size(); ++i) p0[i] = int32_t((i * 7919 + 3) % size_t(V));
+  for (size_t i = 0; i < p1.size(); ++i) p1[i] = int32_t((i * 104729 + 11) % size_t(V));
+  std::vector<int32_t> next(2);
+  std::vector<float> hg(size_t(2 * C)), hc(size_t(2 * C)), lg(size_t(2 * V)), lc(size_t(2 * V));
+  for (int step = 0; step < 5; ++step) {
+    const std::vector<CudaLlamaRunner::Append> gb = {{0, p0.data(), int(p0.size())}, {1, p1.data(), int(p1.size())}};
+    const std::vector<LlamaRunner::Append> cb = {{0, p0.data(), int(p0.size())}, {1, p1.data(), int(p1.size())}};
+    greedy.append_greedy(gb, next.data());
+    plain.append(gb, hg.data());
+    cpu.append(cb, hc.data());
+    plain.logits(hg.data(), 2, {}, lg.data());
+    cpu.logits(hc.data(), 2, {}, lc.data());
+    const Agreement a = compare(lg, lc, V);
+    expect_close(a, "greedy step");
+    for (int b = 0; b < 2; ++b) {
+      const float* l = lg.data() + int64_t(b) * V;
+      EXPECT_EQ(next[size_t(b)], int32_t(std::max_element(l, l + V) - l)) << "step " << step << " row " << b;
+    }
+    p0 = {next[0]};  // the GPU's picks go to all three runners
+    p1 = {next[1]};
+  }
+  EXPECT_EQ(greedy.length(0), 24);
+  EXPECT_EQ(greedy.length(1), 13);
+}
+
 TEST_F(CudaRunnerTest, RejectsTokensOutsideTheVocabularyAndCache) {
   CudaLlamaRunner gpu(*model_, {.n_slots = 1, .capacity = 4, .max_tokens = 8});
   const std::vector<int32_t> bad = {model_->config().vocab_size};

@@ -4,6 +4,8 @@
 // summation order and the one rounding of the output. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/error.h"
@@ -184,22 +186,83 @@ TEST_P(CudaOps, MatmulSelectedRows) {
   EXPECT_LT(rel_err(y.download(s), ref), 1e-5);
 }
 
+// The decode GEMV: 1-4 rows, K with a partial last group of loads (520) and several groups (4104).
+TEST_P(CudaOps, GemvMatchesReferenceForDecodeRows) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  if (t == DType::F32) GTEST_SKIP() << "the GEMV streams 16-bit weights only (F32 goes to cuBLAS)";
+  cuda::Stream s;
+  const int64_t N = 77;
+  for (const int64_t K : {520, 4104})
+    for (const int64_t M : {1, 2, 3, 4}) {
+      auto x = rounded(randn(size_t(M * K), 40), t), w = rounded(randn(size_t(N * K), 41, 0.05f), t);
+      auto y0 = randn(size_t(M * N), 42);
+      std::vector<float> ref(size_t(M * N));
+      ops::matmul_ref(view(x, {M, K}), view(w, {N, K}), view(ref, {M, N}));
+      DeviceTensor dx(x, t, s), dw(w, t, s), y(size_t(M * N), t, s), yacc(y0, DType::F32, s);
+      ASSERT_TRUE(cuda::gemv_fits(t, M, K));
+      cuda::gemv(t, dx.data(), M, K, dw.data(), N, t, y.data(), false, s.get());
+      cuda::gemv(t, dx.data(), M, K, dw.data(), N, DType::F32, yacc.data(), true, s.get());
+      EXPECT_LT(rel_err(y.download(s), ref), tolerance(t)) << "M=" << M << " K=" << K;
+      for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
+      EXPECT_LT(rel_err(yacc.download(s), ref), 1e-5) << "accumulate, M=" << M << " K=" << K;
+    }
+  EXPECT_FALSE(cuda::gemv_fits(t, cuda::kGemvMaxRows + 1, 512));
+  EXPECT_FALSE(cuda::gemv_fits(t, 1, 516));
+  EXPECT_FALSE(cuda::gemv_fits(DType::F32, 1, 512));
+}
+
+// Greedy argmax on the device against the host's first-maximum rule, on rows with repeated maxima,
+// NaN, all-equal and all -inf values, and rows that start off 16-byte alignment (V odd).
+TEST(CudaArgmax, FirstLargestLikeTheHost) {
+  SI_REQUIRE_CUDA();
+  cuda::Stream s;
+  const int64_t V = 1001, n = 6;
+  std::vector<float> x = randn(size_t(n * V), 50);
+  auto row = [&](int64_t r) { return x.data() + r * V; };
+  row(1)[7] = row(1)[900] = 50.0f;                       // two maxima: the first wins
+  row(2)[3] = NAN;                                        // NaN never wins
+  row(2)[600] = 40.0f;
+  std::fill(row(3), row(3) + V, 0.5f);                    // all equal: index 0
+  row(4)[V - 1] = 60.0f;                                  // the last element
+  std::fill(row(5), row(5) + V, -INFINITY);               // nothing above -inf: index 0
+  DeviceTensor dx(x, DType::F32, s);
+  cuda::DeviceBuffer out(size_t(n) * 4, "argmax");
+  cuda::argmax_rows(dx.buf.as<float>(), n, V, out.as<int32_t>(), s.get());
+  std::vector<int32_t> got(static_cast<size_t>(n));
+  out.download(got.data(), got.size() * 4, s);
+  s.sync();
+  for (int64_t r = 0; r < n; ++r) {
+    int32_t best = 0;
+    for (int64_t v = 1; v < V; ++v)
+      if (row(r)[v] > row(r)[best] || std::isnan(row(r)[best])) best = int32_t(v);
+    EXPECT_EQ(got[size_t(r)], best) << "row " << r;
+  }
+  EXPECT_EQ(got[1], 7);
+  EXPECT_EQ(got[2], 600);
+  EXPECT_EQ(got[4], int32_t(V - 1));
+}
+
 // A cache of 4 slots; tokens of a prefill, a decode, a shared-prefix sequence and a long sequence in
-// one batch; GQA and plain multi-head configurations.
+// one batch; GQA and plain multi-head configurations; then a batch of 300 such tokens.
 TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
   SI_REQUIRE_CUDA();
   const DType t = GetParam();
   cuda::Stream s;
   struct Cfg { int H, KVH, D; };
-  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 4, 32}, Cfg{6, 2, 128}}) {
+  std::vector<cuda::TokenMeta> small, big;
+  for (int p = 0; p < 10; ++p) small.push_back({0, p, 0, 0});  // prefill of slot 0
+  small.push_back({1, 40, 0, 0});                               // decode step of slot 1
+  for (int p = 20; p < 25; ++p) small.push_back({2, p, 3, 20}); // slot 2 reads [0, 20) from slot 3
+  small.push_back({2, 70, 3, 20});                              // three tiles, prefix included
+  for (int i = 0; i < 300; ++i) big.push_back(i % 3 == 2 ? cuda::TokenMeta{2, 20 + i % 60, 3, 20}
+                                                         : cuda::TokenMeta{i % 2, (i * 7) % 80, 0, 0});
+  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 4, 32}, Cfg{6, 2, 128}})
+  for (const auto* batch : {&small, &big}) {
     const int S = 4, cap = 80, H = cfg.H, KVH = cfg.KVH, D = cfg.D;
     const int64_t slot_elems = int64_t(KVH) * cap * D;
     auto ck = rounded(randn(size_t(S * slot_elems), 20), t), cv = rounded(randn(size_t(S * slot_elems), 21), t);
-    std::vector<cuda::TokenMeta> meta;
-    for (int p = 0; p < 10; ++p) meta.push_back({0, p, 0, 0});  // prefill of slot 0
-    meta.push_back({1, 40, 0, 0});                               // decode step of slot 1
-    for (int p = 20; p < 25; ++p) meta.push_back({2, p, 3, 20}); // slot 2 reads [0, 20) from slot 3
-    meta.push_back({2, 70, 3, 20});                              // three tiles, prefix included
+    const std::vector<cuda::TokenMeta>& meta = *batch;
     const int64_t T = int64_t(meta.size());
     std::vector<ops::AttnSource> src;
     std::vector<int32_t> pos;
@@ -223,7 +286,7 @@ TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
     auto dmeta = upload_vec(meta, s);
     const cuda::KvLayer layer{dk.data(), dv.data(), t, KVH, D, cap};
     cuda::attention(t, dq.data(), ldq, out.data(), int64_t(H) * D, T, H, layer, dmeta.as<cuda::TokenMeta>(), s.get());
-    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "H=" << H << " KVH=" << KVH << " D=" << D;
+    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "H=" << H << " KVH=" << KVH << " D=" << D << " T=" << T;
   }
 }
 

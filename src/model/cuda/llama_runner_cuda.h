@@ -6,6 +6,7 @@
 //   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
 //   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
+//   r.append_greedy({{1, &tok, 1}}, &tok);                              // decode step + argmax on the GPU
 //
 //   auto r = si::CudaLlamaRunner::random(si::llama_config_preset("llama-3.2-1b"), 1, {...});  // benchmarks
 //
@@ -13,8 +14,11 @@
 // and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
 // attention -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
-// matmul adding into the residual. With `graphs`, a batch shape seen before replays a captured
-// CUDA graph of the whole layer stack (decode steps cost one launch).
+// matmul adding into the residual. Matmuls of one row (batch-1 decode steps) with K <= 4096 go to
+// the weight-streaming GEMV, the rest to cuBLASLt. With `graphs`, a batch shape seen before
+// replays a captured CUDA graph of the whole layer stack (decode steps cost one launch); for
+// append_greedy the graph also holds the final norm, the LM head and the argmax, so a greedy step
+// moves only token ids between host and device.
 #pragma once
 
 #include <cstdint>
@@ -53,14 +57,21 @@ class CudaLlamaRunner {
     int n_tokens;  // >= 1
   };
   void append(std::span<const Append> batch, float* hidden);
+  // As append, then each entry's greedy next token (argmax over the whole vocabulary of the logits
+  // after its last token; lowest id on ties) into next (batch.size()).
+  void append_greedy(std::span<const Append> batch, int32_t* next);
   void forward(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
                std::span<const int32_t> out_rows, float* hidden);
+  // forward, with next[i] the greedy token after row out_rows[i] (at least one row).
+  void forward_greedy(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
+                      std::span<const int32_t> out_rows, int32_t* next);
   void logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out);
   std::vector<float> eval(int slot, std::span<const int32_t> ids);
 
   // Slots, as KvCache: lengths, sharing a prefix in place, copying one.
   int n_slots() const { return opt_.n_slots; }
   int capacity() const { return opt_.capacity; }
+  int max_tokens() const { return opt_.max_tokens; }  // tokens of one forward pass
   int length(int slot) const { return len_[check_slot(slot)]; }
   void clear(int slot);
   void share_prefix(int src, int dst, int n_tokens);
@@ -84,7 +95,17 @@ class CudaLlamaRunner {
   };
   CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved);
   void allocate();
+  // Checks and uploads a batch, runs the layer stack (and with `greedy`, the greedy head on the
+  // out_rows), replaying or capturing a graph per (T, greedy rows).
+  void run(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
+           std::span<const int32_t> out_rows, bool greedy);
   void layers(int64_t T);  // the layer stack on the device inputs already uploaded
+  void greedy_head(int64_t n_out);  // d_next_ (n_out) = argmax of the logits of rows d_rows_
+  // y = x W^T (x (M, K) f16, W (N, K) f16): GEMV or cuBLASLt (see the .cpp for the measured choice).
+  void mm(const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y, bool accumulate);
+  // An append batch as forward's arrays (positions from the slots' lengths; one output row per entry).
+  void flatten(std::span<const Append> batch, std::vector<int32_t>* tokens, std::vector<int32_t>* slots,
+               std::vector<int32_t>* pos, std::vector<int32_t>* out_rows) const;
   size_t check_slot(int slot) const;
   cuda::KvLayer kv_layer(int l) const;
 
@@ -112,11 +133,15 @@ class CudaLlamaRunner {
   int32_t* d_pos_ = nullptr;
   int32_t* d_rows_ = nullptr;
   int32_t* d_sel_ = nullptr;          // (max vocabulary rows asked for) for logits(rows)
+  int32_t* d_next_ = nullptr;         // (max_tokens) greedy tokens
+  int32_t* next_host_ = nullptr;      // (max_tokens) pinned copy of d_next_
   cuda::TokenMeta* d_meta_ = nullptr;
   void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta
   size_t staging_bytes_ = 0;
-  std::map<int64_t, cudaGraphExec_t> graphs_;  // by batch tokens
-  std::map<int64_t, int> seen_;                 // eager runs per batch size (plans exist after one)
+  // By (batch tokens, greedy rows or 0): captured graphs, and eager runs per key (cuBLAS plans
+  // exist after one).
+  std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
+  std::map<std::pair<int64_t, int64_t>, int> seen_;
   std::vector<int> len_, prefix_slot_, prefix_len_;
 };
 

@@ -51,6 +51,10 @@ void fill_random(DType t, void* x, int64_t n, uint64_t seed, float scale, float 
 // out (n, C) = x rows rows[0..n) of x (T, C); rows is a device array.
 void gather_rows(DType t, const void* x, int64_t C, const int32_t* rows, int64_t n, void* out, cudaStream_t s);
 
+// out[r] = argmax_v x[r, v] for r < n; x (n, V) f32. Ties go to the lowest index and NaN never wins
+// (std::max_element on rows without NaN). Greedy decoding without copying logits to the host.
+void argmax_rows(const float* x, int64_t n, int64_t V, int32_t* out, cudaStream_t s);
+
 // ---- attention over a KV cache in device memory ------------------------------------------------
 
 // One layer's keys and values for every slot: k, v each (n_slots, KVH, capacity, D) of type `t`.

@@ -1,8 +1,10 @@
-// ops/cuda/matmul.h — y = x W^T on the GPU: FP16/BF16/F32 weights through cuBLASLt, and a gather
-// kernel for a few selected weight rows (constrained decoding reads only the allowed vocabulary).
+// ops/cuda/matmul.h — y = x W^T on the GPU: FP16/BF16/F32 weights through cuBLASLt, a weight-streaming
+// GEMV for decode steps of a few rows, and a gather kernel for a few selected weight rows
+// (constrained decoding reads only the allowed vocabulary).
 //
 //   si::cuda::Blas blas;                                         // one per stream user; holds the workspace
 //   blas.matmul(DType::F16, x, M, K, w, N, DType::F32, y, /*accumulate=*/true, stream);   // y += x W^T
+//   if (si::cuda::gemv_fits(DType::F16, M, K)) si::cuda::gemv(DType::F16, x, M, K, w, N, DType::F32, y, true, stream);
 //   si::cuda::matmul_rows(DType::F16, x, M, K, w, rows, R, y, stream);   // y (M, R) f32
 //
 // Layout as on the CPU: x (M, K) and W (N, K) row-major (a Linear's weight as stored), y (M, N).
@@ -40,6 +42,15 @@ class Blas {
   DeviceBuffer workspace_;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
+
+// y (M, N) = x (M, K) W^T for the few rows of a decode step (M <= kGemvMaxRows): one warp per
+// weight row streaming it with 16-byte loads (faster than cuBLAS at batch 1, see gemv.cu). x and w
+// F16 or BF16, 16-byte aligned, K a multiple of 8 (gemv_fits); y F32 or x's type; `accumulate`
+// adds into y.
+constexpr int kGemvMaxRows = 4;
+bool gemv_fits(DType ab_t, int64_t M, int64_t K);
+void gemv(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
+          bool accumulate, cudaStream_t s);
 
 // y (M, R) f32 = x (M, K) W[rows]^T; rows: R device int32 indices into W's rows (checked by the
 // caller). One warp per selected row; meant for R in the hundreds, not the whole vocabulary.

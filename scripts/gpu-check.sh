@@ -8,7 +8,10 @@
 # - tests:   runs the whole ctest suite (GPU tests run here instead of skipping).
 # - bench:   runs the GPU benchmarks and writes a short report.
 # Writes logs and a report under $OUT (default ./out-gpu).
-# GPU_TARGETS="a b" builds only those targets; GPU_TESTS=regex runs only matching ctest tests.
+# GPU_TARGETS="a b" builds only those targets; GPU_TESTS=regex runs only matching ctest tests;
+# GPU_BENCH="bench_cuda_x ..." runs only those benchmark programs.
+# Fixtures: ../shared (beside the checkout) as elsewhere, else ./shared (the device tool carries a
+# shared/ folder inside the checkout, not the one beside it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out-gpu}
@@ -46,8 +49,11 @@ if has build; then
   export CMAKE_PREFIX_PATH=$ROOT/usr
   export LD_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
   log "## build"
+  SHARED=$PWD/../shared
+  [ -d "$SHARED/fixtures" ] || SHARED=$PWD/shared
   ( cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOPINTENT_CUDA=ON \
         -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu \
+        -DSHOPINTENT_SHARED_DIR="$SHARED" \
     && cmake --build build/gpu -j "$(nproc)" ${GPU_TARGETS:+--target $GPU_TARGETS} ) > "$OUT/build.log" 2>&1
   rc=$?
   log "build exit $rc"
@@ -65,6 +71,7 @@ if has bench; then
   log "## bench"
   for b in build/gpu/bench/bench_cuda*; do
     [ -x "$b" ] || continue
+    [ -z "${GPU_BENCH:-}" ] || [[ " $GPU_BENCH " == *" $(basename "$b") "* ]] || continue
     "$b" --benchmark_min_time=0.2 > "$OUT/$(basename "$b").txt" 2>&1
     log "$(basename "$b"): exit $?"
     tail -30 "$OUT/$(basename "$b").txt" >> "$REPORT"

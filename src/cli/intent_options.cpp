@@ -1,6 +1,12 @@
 #include "cli/intent_options.h"
 
+#include <algorithm>
+
 #include "core/error.h"
+#include "intent/llama_backend.h"
+#ifdef SHOPINTENT_HAVE_CUDA
+#include "intent/cuda_backend.h"
+#endif
 
 namespace si::cli {
 
@@ -17,11 +23,38 @@ void IntentCli::add_to(CLI::App* cmd) {
   cmd->add_flag("--no-cache", no_cache, "Prefill every prompt in full (no catalog prefix cache)");
   cmd->add_option("--ctx", ctx, "Context positions per request (prompt + answer)")->check(CLI::Range(16, 131072))->capture_default_str();
   cmd->add_option("--max-new-tokens", max_new_tokens, "Free decoding: stop after this many tokens")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--device", device, "cpu (cuda: not built into this engine yet)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", device, "cpu, or cuda (the model's weights as FP16 on the GPU; CUDA builds only)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 }
 
+namespace {
+
+[[maybe_unused]] constexpr const char* kNoCudaBuild =
+    "--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu";
+
+std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& model) {
+  const int slots = o.cache_slots + o.batch;
+  if (o.device == "cpu")
+    return std::make_unique<LlamaBackend>(model, RunnerOptions{.n_threads = o.threads, .n_slots = slots, .capacity = o.ctx});
+#ifdef SHOPINTENT_HAVE_CUDA
+  // A pass holds a batch of requests or of catalog prefixes; longer batches run as several passes.
+  // Decode steps of a batch feed a few tokens per request: graphs for passes up to 256 tokens.
+  const int max_tokens = std::max(1024, std::min(4096, o.batch * o.ctx / 2));
+  return std::make_unique<CudaBackend>(model, CudaRunnerOptions{.n_slots = slots, .capacity = o.ctx,
+                                                                .max_tokens = max_tokens, .graph_max_tokens = 256});
+#else
+  fail("{}", kNoCudaBuild);
+#endif
+}
+
+}  // namespace
+
 std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
-  if (o.device != "cpu") fail("--device {}: the CUDA intent engine is not available in this build; use --device cpu", o.device);
+#ifndef SHOPINTENT_HAVE_CUDA
+  if (o.device == "cuda") fail("{}", kNoCudaBuild);  // before loading anything
+#else
+  if (o.device == "cuda" && !cuda::available())
+    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
+#endif
   auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer), LlamaModel::load(o.model), nullptr, nullptr});
   IntentOptions eo;
   eo.mode = o.decode == "free" ? DecodeMode::Free : DecodeMode::Constrained;
@@ -29,8 +62,7 @@ std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
   eo.cache_slots = o.cache_slots;
   eo.use_cache = !o.no_cache;
   eo.max_new_tokens = o.max_new_tokens;
-  s->backend = std::make_unique<LlamaBackend>(
-      s->model, RunnerOptions{.n_threads = o.threads, .n_slots = o.cache_slots + o.batch, .capacity = o.ctx});
+  s->backend = make_backend(o, s->model);
   s->engine = std::make_unique<IntentEngine>(*s->backend, s->tokenizer, s->spec, eo);
   return s;
 }

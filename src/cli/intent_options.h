@@ -1,4 +1,5 @@
-// cli/intent_options.h — the options `classify` and `eval` share, and the engine they build.
+// cli/intent_options.h — the options `classify` and `eval` share, and the engine they build
+// (--device cpu: the CPU runner; --device cuda: the CUDA runner, in CUDA builds on a GPU machine).
 #pragma once
 
 #include <memory>
@@ -8,7 +9,7 @@
 
 #include "data/task_spec.h"
 #include "intent/engine.h"
-#include "intent/llama_backend.h"
+#include "intent/lm_backend.h"
 #include "model/llama_model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,7 +28,7 @@ struct IntentStack {
   TaskSpec spec;
   Tokenizer tokenizer;
   LlamaModel model;
-  std::unique_ptr<LlamaBackend> backend;
+  std::unique_ptr<LmBackend> backend;
   std::unique_ptr<IntentEngine> engine;
 };
 

@@ -105,6 +105,11 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
       gate(size_t(N * F)), up(size_t(std::min(N, kRows) * F));
   auto view = [](std::vector<float>& b, int64_t rows, int64_t cols) { return TensorView{b.data(), DType::F32, {rows, cols}}; };
   f.embed(st.get("model.embed_tokens.weight").view, x.data());
+  if (!o.quiet) {
+    const double act = double(x.size() + xn.size() + q.size() + att.size() + k.size() + v.size() + gate.size() + up.size()) * 4;
+    fmt::print(stderr, "gptq: {} samples of {} rows ({} too long), {} tokens; activations {:.2f} GiB (grow with tokens)\n",
+               S, cs.rows_read, cs.skipped_too_long, N, act / (1 << 30));
+  }
 
   GptqModelResult res;
   res.samples = S;

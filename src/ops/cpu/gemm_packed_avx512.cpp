@@ -1,6 +1,6 @@
-// Packed Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K GEMM for AVX-512 + VNNI (layouts in ops/cpu/gemm_packed.h): one zmm
-// lane per weight row, vpdpbusd of 16 rows' unsigned 4-byte chunks with a broadcast int8
-// activation chunk.
+// Packed Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K GEMM for AVX-512 + VNNI (layouts in
+// ops/cpu/gemm_packed.h): one zmm lane per weight row, vpdpbusd of 16 rows' unsigned 4-byte chunks
+// with a broadcast int8 activation chunk.
 // GCC 12's AVX-512 headers implement _mm512_undefined_* as a self-initialised variable, which
 // -Wuninitialized reports at every inlined use (a known false positive).
 #pragma GCC diagnostic ignored "-Wuninitialized"

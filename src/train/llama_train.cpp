@@ -136,40 +136,6 @@ template <typename T> void TrainModel<T>::build_tables() {
   grad_.assign(size_t(trainable().numel()), T(0));
 }
 
-namespace {
-
-// sum_r w_r * (logsumexp(logits_r) - logits_r[t_r]) over M rows of logits (M, V), in double.
-template <typename T>
-double weighted_cross_entropy_forward(const T* logits, const int32_t* targets, const T* w, int64_t M, int64_t V) {
-  double total = 0;
-  for (int64_t r = 0; r < M; r++) {
-    const T* x = logits + r * V;
-    const double mx = double(*std::max_element(x, x + V));
-    double sum = 0;
-    for (int64_t v = 0; v < V; v++) sum += std::exp(double(x[v]) - mx);
-    total += double(w[r]) * (mx + std::log(sum) - double(x[targets[r]]));
-  }
-  return total;
-}
-
-// dlogits (M, V) = scale * w_r * (softmax(logits_r) - onehot(t_r)); overwrites.
-template <typename T>
-void weighted_cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, const T* w, int64_t M, int64_t V,
-                                     double scale) {
-  for (int64_t r = 0; r < M; r++) {
-    const T* x = logits + r * V;
-    T* d = dlogits + r * V;
-    const double mx = double(*std::max_element(x, x + V));
-    double sum = 0;
-    for (int64_t v = 0; v < V; v++) sum += std::exp(double(x[v]) - mx);
-    const double k = scale * double(w[r]);
-    for (int64_t v = 0; v < V; v++) d[v] = T(k * std::exp(double(x[v]) - mx) / sum);
-    d[targets[r]] -= T(k);
-  }
-}
-
-}  // namespace
-
 template <typename T> void TrainModel<T>::init_random(uint64_t seed, float stddev) {
   Rng rng(seed);
   for (size_t i = 0; i < base_.entries.size(); i++) {
@@ -466,8 +432,10 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
   }
   lin_fwd(logits_, h_loss_, base_.ptr(head_), M, C, V);
   if (!weighted) return ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, &n_valid_);
+  // The weighted sum over the M loss rows, normalised by the answer tokens.
+  const double mean = ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, nullptr, head_weights_.data());
   n_valid_ = batch.n_answer;
-  return weighted_cross_entropy_forward(logits_, head_targets_.data(), head_weights_.data(), M, V) / double(n_valid_);
+  return mean * double(M) / double(n_valid_);
 }
 
 template <typename T> void TrainModel<T>::backward(double loss_scale) {
@@ -485,11 +453,8 @@ template <typename T> void TrainModel<T>::backward(double loss_scale) {
   } else {
     // Loss rows only: d h_loss (M, C), scattered back to their positions in dhf (zero elsewhere).
     const int64_t M = int64_t(head_rows_.size());
-    if (head_weights_.empty())
-      ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_));
-    else
-      weighted_cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), head_weights_.data(), M, V,
-                                      loss_scale / double(n_valid_));
+    ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_),
+                                head_weights_.empty() ? nullptr : head_weights_.data());
     std::fill(g.x_tmp, g.x_tmp + M * C, T(0));
     lin_bwd(g.x_tmp, gp(head_), g.dlogits, h_loss_, base_.ptr(head_), M, C, V);
     for (int64_t r = 0; r < M; r++)

@@ -209,7 +209,8 @@ template <typename T> void swiglu_backward(T* dgate, T* dup, const T* dout, cons
   }
 }
 
-template <typename T> double cross_entropy_forward(const T* logits, const int32_t* targets, int64_t N, int64_t V, int64_t* n_valid) {
+template <typename T>
+double cross_entropy_forward(const T* logits, const int32_t* targets, int64_t N, int64_t V, int64_t* n_valid, const T* weights) {
   double total = 0;
   int64_t count = 0;
   for (int64_t n = 0; n < N; n++) {
@@ -219,7 +220,7 @@ template <typename T> double cross_entropy_forward(const T* logits, const int32_
     for (int64_t j = 0; j < V; j++) mx = std::max(mx, double(l[j]));
     double sum = 0;
     for (int64_t j = 0; j < V; j++) sum += std::exp(double(l[j]) - mx);
-    total += std::log(sum) + mx - double(l[targets[n]]);
+    total += (weights ? double(weights[n]) : 1.0) * (std::log(sum) + mx - double(l[targets[n]]));
     count++;
   }
   if (n_valid) *n_valid = count;
@@ -227,8 +228,10 @@ template <typename T> double cross_entropy_forward(const T* logits, const int32_
 }
 
 template <typename T>
-void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, double scale) {
+void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, double scale,
+                            const T* weights) {
   for (int64_t n = 0; n < N; n++) {
+    const double k = weights ? scale * double(weights[n]) : scale;
     T* d = dlogits + n * V;
     if (targets[n] < 0) {
       std::fill(d, d + V, T(0));
@@ -239,8 +242,8 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
     for (int64_t j = 0; j < V; j++) mx = std::max(mx, double(l[j]));
     double sum = 0;
     for (int64_t j = 0; j < V; j++) sum += std::exp(double(l[j]) - mx);
-    for (int64_t j = 0; j < V; j++) d[j] = T(scale * std::exp(double(l[j]) - mx) / sum);
-    d[targets[n]] -= T(scale);
+    for (int64_t j = 0; j < V; j++) d[j] = T(k * std::exp(double(l[j]) - mx) / sum);
+    d[targets[n]] -= T(k);
   }
 }
 
@@ -259,8 +262,8 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
                                       int64_t, int64_t, int64_t, int64_t);                                     \
   template void swiglu_forward<T>(T*, const T*, const T*, int64_t, int64_t);                                   \
   template void swiglu_backward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t);                    \
-  template double cross_entropy_forward<T>(const T*, const int32_t*, int64_t, int64_t, int64_t*);              \
-  template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, double);
+  template double cross_entropy_forward<T>(const T*, const int32_t*, int64_t, int64_t, int64_t*, const T*);    \
+  template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, double, const T*);
 
 SI_REF_INSTANTIATE(float)
 SI_REF_INSTANTIATE(double)

@@ -53,10 +53,15 @@ template <typename T> void swiglu_backward(T* dgate, T* dup, const T* dout, cons
 
 // Mean cross-entropy over rows whose target >= 0 (prompt and padding rows carry -1).
 // logits (N, V); returns the mean loss (0 when no row counts) and the counted rows in *n_valid.
-template <typename T> double cross_entropy_forward(const T* logits, const int32_t* targets, int64_t N, int64_t V, int64_t* n_valid);
-// dlogits (N, V) = scale * (softmax(logits) - onehot(target)) on counted rows, 0 elsewhere
-// (scale = d loss / d mean, usually 1 / n_valid). Overwrites (does not accumulate).
+// With `weights` (N) each counted row's loss is multiplied by its weight (the sum still divides by
+// the counted rows).
 template <typename T>
-void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, double scale);
+double cross_entropy_forward(const T* logits, const int32_t* targets, int64_t N, int64_t V, int64_t* n_valid,
+                             const T* weights = nullptr);
+// dlogits (N, V) = scale * weight * (softmax(logits) - onehot(target)) on counted rows, 0 elsewhere
+// (scale = d loss / d mean, usually 1 / n_valid; weight 1 without `weights`). Overwrites.
+template <typename T>
+void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, double scale,
+                            const T* weights = nullptr);
 
 }  // namespace si::ref

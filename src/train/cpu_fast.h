@@ -1,8 +1,9 @@
 // train/cpu_fast.h — the trainer's fast CPU kernels (OpenBLAS sgemm, si::ThreadPool). Each one computes
 // what its ops/cpu/ref_backward.h counterpart computes (same accumulate-into-gradients contract) and is
-// tested equal to it (tests/train/test_fast_path.cpp).
+// tested equal to it (tests/train/test_fast_path.cpp). The pool splits the work and every sgemm runs
+// single-threaded in one pool task (the first call sets OpenBLAS to one thread); pool may be null.
 //
-//   si::train::fast::linear_forward(y, x, W, N, I, O);   // y (N, O) = x (N, I) W^T (O, I)
+//   si::train::fast::linear_forward(&pool, y, x, W, N, I, O);   // y (N, O) = x (N, I) W^T (O, I)
 #pragma once
 
 #include <cstdint>
@@ -13,12 +14,12 @@ class ThreadPool;
 
 namespace si::train::fast {
 
-void linear_forward(float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
+void linear_forward(ThreadPool* pool, float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
 // dx (N, I) += dy W ; dW (O, I) += dy^T x ; either may be null
-void linear_backward(float* dx, float* dW, const float* dy, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
+void linear_backward(ThreadPool* pool, float* dx, float* dW, const float* dy, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
 
-// Causal GQA attention with sgemm per (batch, head); softmax rows in parallel on the pool. Heads run
-// in order, so dk/dv of a shared kv head accumulate in the same order for any thread count.
+// Causal GQA attention with sgemm per (batch, head), one pool task per (batch, kv head). The heads of
+// a group run in order, so dk/dv of a shared kv head accumulate in the same order for any thread count.
 void attention_forward(ThreadPool* pool, float* out, float* probs, const float* q, const float* k, const float* v, int64_t B,
                        int64_t T, int64_t H, int64_t KV, int64_t D);
 void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const float* dout, const float* probs,

@@ -212,7 +212,7 @@ template <typename T> void TrainModel<T>::zero_grad() { std::fill(grad_.begin(),
 
 template <typename T> void TrainModel<T>::lin_fwd(T* y, const T* x, const T* W, int64_t N, int64_t I, int64_t O) {
   if constexpr (std::is_same_v<T, float>) {
-    if (opt_.fast) return fast::linear_forward(y, x, W, N, I, O);
+    if (opt_.fast) return fast::linear_forward(opt_.pool, y, x, W, N, I, O);
   }
   ref::linear_forward(y, x, W, N, I, O);
 }
@@ -220,7 +220,7 @@ template <typename T> void TrainModel<T>::lin_fwd(T* y, const T* x, const T* W, 
 template <typename T>
 void TrainModel<T>::lin_bwd(T* dx, T* dW, const T* dy, const T* x, const T* W, int64_t N, int64_t I, int64_t O) {
   if constexpr (std::is_same_v<T, float>) {
-    if (opt_.fast) return fast::linear_backward(dx, dW, dy, x, W, N, I, O);
+    if (opt_.fast) return fast::linear_backward(opt_.pool, dx, dW, dy, x, W, N, I, O);
   }
   ref::linear_backward(dx, dW, dy, x, W, N, I, O);
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Everything GPU-side in one call on the device machine (run from the repository root there):
-#   scripts/gpu-check.sh [goldens] [build] [tests] [bench]     (default: build tests bench)
+#   scripts/gpu-check.sh [goldens] [build] [tests] [bench] [transformers]   (default: build tests bench)
 # - goldens: runs tools/golden/*.py (transformers / tokenizers / peft live only there) and packs
 #            their outputs into $OUT/goldens.tar.gz, to be unpacked into tests/golden/ here.
 # - build:   configures with CUDA (sm_90a) against .deb packages carried in .deps/debs
 #            (fetched by scripts/gpu-deps.sh) and builds everything.
 # - tests:   runs the whole ctest suite (GPU tests run here instead of skipping).
 # - bench:   runs the GPU benchmarks and writes a short report.
+# - transformers: tools/gpu/transformers_1b.py makes a random Llama-3.2-1B with transformers (fp16),
+#            its logits and the issue's transformers timings (TRANSFORMERS_COMPILE=1 adds
+#            torch.compile), then test_model_cuda's HfParity1B compares our runner's logits with them.
 # Writes logs and a report under $OUT (default ./out-gpu).
 # GPU_TARGETS="a b" builds only those targets; GPU_TESTS=regex runs only matching ctest tests;
 # GPU_BENCH="bench_cuda_x ..." runs only those benchmark programs.
@@ -76,5 +79,16 @@ if has bench; then
     log "$(basename "$b"): exit $?"
     tail -30 "$OUT/$(basename "$b").txt" >> "$REPORT"
   done
+fi
+if has transformers; then
+  log "## transformers (random Llama-3.2-1B, fp16)"
+  HF1B=${HF1B:-/tmp/hf1b}
+  ( time PYTHONUNBUFFERED=1 python3 tools/gpu/transformers_1b.py --out "$HF1B" --bench \
+        ${TRANSFORMERS_COMPILE:+--compile} ) > "$OUT/transformers.log" 2>&1
+  log "exit $? ($(tail -1 "$OUT/transformers.log"))"
+  cp "$HF1B/bench.json" "$OUT/transformers-bench.json" 2>/dev/null
+  grep -E '^(paper job|prefill)' "$OUT/transformers.log" | tee -a "$REPORT"
+  SHOPINTENT_HF_1B=$HF1B build/gpu/tests/model/test_model_cuda --gtest_filter='HfParity1B.*' 2>&1 \
+    | grep -E '1B fp16|OK|FAILED|SKIPPED|Failure|Expected|Which' | tee -a "$REPORT"
 fi
 echo "report: $REPORT"

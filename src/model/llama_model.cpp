@@ -90,7 +90,10 @@ std::string LlamaModel::describe() const {
                      w_.rope_interleaved ? "rope interleaved" : "rope half-split",
                      w_.output.data == w_.tok_embd.data, dtype_name(w_.tok_embd.dtype), dtype_name(w_.output.dtype),
                      ts, double(weight_bytes()) / 1048576.0) +
-         (packed_.empty() ? "" : fmt::format(", {} matrices repacked for the CPU (16-row groups)", packed_.size()));
+         (packed_.empty() ? "" : fmt::format(", {} matrices repacked for the CPU (16-row groups)", packed_.size())) +
+         (linears_packed_only() ? fmt::format(", Linears kept as GPTQ {}-bit (packed {:.1f} MiB)", gptq_->quant().bits,
+                                              double(gptq_->packed_bytes()) / 1048576.0)
+                                : "");
 }
 
 }  // namespace si

@@ -82,8 +82,10 @@ void w4a16_matmul(const W4Weight& w, const void* x, int64_t M, DType y_t, void* 
 
 // Which kernel w4a16_matmul launches (benchmarks and tests compare them): 1 = one block of 8
 // warps per 16 rows, weights scaled before the product; 2 (default) = warps per block sized to
-// the shape, loads double-buffered, x staged in shared memory for M <= 8, scale after the product
-// for groups of >= 64 inputs. Process-wide; not thread-safe against running matmuls.
+// the shape, persistent grid, loads double-buffered, x staged in shared memory for M <= 8, scale
+// after the product, launched as a programmatic dependent launch. Kernel 2 hands kernel 1 what it
+// does not run or ran slower on the H100 (groups below 64 inputs; M > 16 on 133..527 row tiles).
+// Process-wide; not thread-safe against running matmuls.
 void w4a16_select_kernel(int version);
 int w4a16_kernel();
 

@@ -234,22 +234,26 @@ void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accu
 
 // Warps per block (H100, Llama-3.2-1B shapes, M = 1 and 16): 16 while the tiles fit on the GPU in
 // one wave of 16-warp blocks (o, down, q: 128 tiles; k/v: 32), 4 for wide shapes of many waves
-// (gate, gate|up: 512 and 1024 tiles; 10% faster than 8 there), else 8 (q|k|v: 192 tiles); at
+// (gate|up: 1024 tiles; 10% faster than 8 at M = 16), else 8 (q|k|v: 192 tiles, gate: 512); at
 // least 2 chunks per warp; W * NB <= 64 (the reduction's shared memory). The persistent grid
-// takes the rest.
+// takes the rest. Above 16 rows that middle case is left to kernel 1 (returns false): there
+// kernel 2's 8-warp blocks hold 130+ registers a thread, one block per SM, and took 8.6 / 16.4 us
+// at M = 32 on q|k|v / gate where kernel 1 took 6.3 / 11.6.
 template <int NB, typename Ty>
-void go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, size_t smem, cudaStream_t s) {
+bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, size_t smem, cudaStream_t s) {
   constexpr int kMaxW = NB <= 4 ? 16 : 8;
   int warps = g_force_warps;
   if (warps == 0) {
     const int64_t tiles = w.N / 16, chunks = w.K / 64;
     const int fit16 = resident_blocks(reinterpret_cast<const void*>(kernel<NB, kMaxW, Ty>()), kMaxW * 32, smem);
     warps = tiles <= fit16 ? kMaxW : tiles >= 4 * int64_t(sm_count()) ? 4 : 8;
+    if (NB >= 4 && warps == 8) return false;
     while (warps > 4 && chunks < 2 * warps) warps /= 2;
   }
   if (warps >= 16 && kMaxW >= 16) go<NB, kMaxW, Ty>(w, x, M, y, ldy, accumulate, smem, s);
   else if (warps >= 8) go<NB, 8, Ty>(w, x, M, y, ldy, accumulate, smem, s);
   else go<NB, 4, Ty>(w, x, M, y, ldy, accumulate, smem, s);
+  return true;
 }
 
 template <typename Ty>
@@ -257,11 +261,10 @@ bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, boo
   if (w.group_size % 64 != 0 || M < 1 || M > 64) return false;
   const size_t smem = M <= 8 ? size_t(M) * size_t(w.K + kSmemPad) * 2 : 0;
   if (smem > size_t(kMaxSmem) - 16 * 1024) return false;  // (the reduction's static 16 KB beside it)
-  if (M <= 8) go_nb<1, Ty>(w, x, M, y, ldy, accumulate, smem, s);
-  else if (M <= 16) go_nb<2, Ty>(w, x, M, y, ldy, accumulate, smem, s);
-  else if (M <= 32) go_nb<4, Ty>(w, x, M, y, ldy, accumulate, smem, s);
-  else go_nb<8, Ty>(w, x, M, y, ldy, accumulate, smem, s);
-  return true;
+  if (M <= 8) return go_nb<1, Ty>(w, x, M, y, ldy, accumulate, smem, s);
+  if (M <= 16) return go_nb<2, Ty>(w, x, M, y, ldy, accumulate, smem, s);
+  if (M <= 32) return go_nb<4, Ty>(w, x, M, y, ldy, accumulate, smem, s);
+  return go_nb<8, Ty>(w, x, M, y, ldy, accumulate, smem, s);
 }
 
 }  // namespace

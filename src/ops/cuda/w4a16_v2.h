@@ -11,8 +11,9 @@
 
 namespace si::cuda::v2 {
 
-// Launches the kernel for M <= 64 rows when it handles this weight (groups of >= 64 inputs and, for
-// M <= 8, x fitting in shared memory); returns false (nothing launched) otherwise.
+// Launches the kernel for M <= 64 rows when it handles this weight and shape (groups of >= 64
+// inputs; for M <= 8, x fitting in shared memory; see go_nb in the .cu); returns false (nothing
+// launched) otherwise.
 bool launch(const W4Weight& w, const __half* x, int M, float* y, int64_t ldy, bool accumulate, cudaStream_t s);
 bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, bool accumulate, cudaStream_t s);
 

@@ -1,13 +1,18 @@
 // bench_cuda_matmul — W4A16 (GPTQ 4-bit) against cuBLAS(Lt) FP16 (and, for M <= 4, our FP16 GEMV)
-// at Llama-3.2-1B's matmul shapes.
+// at Llama-3.2-1B's matmul shapes: the runner's fused sites (qkv, gate_up) and outputs (o and down
+// add fp32 into the residual, as in the runner), and the single Linears (q, k/v, gate).
 //
 //   build/gpu/bench/bench_cuda_matmul          # on the GPU machine (scripts/gpu-check.sh bench)
 //
-// Each benchmark times both kernels on the same shape and batch M: 32 calls captured in a CUDA graph
+// Each benchmark times the kernels on the same shape and batch M: 32 calls captured in a CUDA graph
 // (no launch gaps), replayed; weights rotate over enough copies to exceed L2 twice (so each call
-// reads HBM, as in a decode step). Reported: time per call of W4A16 (the benchmark's time),
-// fp16_us (cuBLAS median), speedup = fp16 / w4, gemv_us (FP16 GEMV, M <= 4) and the weight
-// bandwidth of each.
+// reads HBM, as in a decode step). Reported: time per call of W4A16 (the benchmark's time, the
+// default kernel), fp16_us (cuBLAS median), speedup = fp16 / w4, w4k1_us and w4k2_us (each W4A16
+// kernel; kernel 2 as a programmatic dependent launch, so in the graph each call's first weight
+// loads overlap the end of the call before, as after the norm/attention/SwiGLU kernels in the
+// runner), k2_nopdl_us (kernel 2 launched plainly), k2w4/k2w8/k2w16 (4/8/16 warps per block),
+// deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path for M > 64), gemv_us (FP16
+// GEMV, M <= 4) and the weight bandwidth.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,6 +22,7 @@
 #include "ops/cuda/device.h"
 #include "ops/cuda/matmul.h"
 #include "ops/cuda/w4a16.h"
+#include "ops/cuda/w4a16_v2.h"
 
 namespace {
 
@@ -24,9 +30,10 @@ using namespace si;
 
 constexpr int kCalls = 32;
 
-struct Shape { const char* name; int64_t N, K; };
-const Shape kShapes[] = {{"qkv", 3072, 2048}, {"o", 2048, 2048}, {"gate_up", 16384, 2048}, {"down", 2048, 8192},
-                         {"lm_head", 128256, 2048}};
+struct Shape { const char* name; int64_t N, K; bool residual; };  // residual: y f32 +=, else y f16 =
+const Shape kShapes[] = {{"qkv", 3072, 2048, false}, {"o", 2048, 2048, true},   {"gate_up", 16384, 2048, false},
+                         {"down", 2048, 8192, true}, {"q", 2048, 2048, false},  {"kv", 512, 2048, false},
+                         {"gate", 8192, 2048, false}};
 
 // Median of `reps` replays of a graph of kCalls calls, in microseconds per call.
 float time_graph(cudaGraphExec_t g, const cuda::Stream& s, int reps) {
@@ -97,19 +104,51 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
   void* x = arena.alloc_bytes(xh.size() * 2);
   void* y = arena.alloc_bytes(size_t(M * N) * 4);
   SI_CUDA_CHECK(cudaMemcpyAsync(x, xh.data(), xh.size() * 2, cudaMemcpyHostToDevice, s.get()));
-  blas.matmul(DType::F16, x, M, K, w16[0], N, DType::F16, y, false, s.get());  // plan outside the capture
-  s.sync();
-  cudaGraphExec_t g4 = capture(s, [&] {
-    for (int i = 0; i < kCalls; ++i)
-      cuda::w4a16_matmul(w4[size_t(i % n4)], x, M, DType::F16, y, false, nullptr, s.get());
-  });
+  SI_CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M * N) * 4, s.get()));
+  const DType yt = sh.residual ? DType::F32 : DType::F16;
+  const bool acc = sh.residual;
+  blas.matmul(DType::F16, x, M, K, w16[0], N, yt, y, acc, s.get());  // plan outside the capture
+  // Each kernel variant once outside a capture (first launches set kernel attributes), then a graph.
+  auto w4_graph = [&](int kernel, int warps, bool pdl = true) {
+    cuda::w4a16_select_kernel(kernel);
+    cuda::v2::force_warps(warps);
+    cuda::v2::use_pdl(pdl);
+    cuda::w4a16_matmul(w4[0], x, M, yt, y, acc, nullptr, s.get());
+    s.sync();
+    return capture(s, [&] {
+      for (int i = 0; i < kCalls; ++i) cuda::w4a16_matmul(w4[size_t(i % n4)], x, M, yt, y, acc, nullptr, s.get());
+    });
+  };
+  auto time_w4 = [&](int kernel, int warps, bool pdl = true) {
+    cudaGraphExec_t g = w4_graph(kernel, warps, pdl);
+    const float us = time_graph(g, s, 30);
+    cudaGraphExecDestroy(g);
+    return us;
+  };
+  st.counters["w4k1_us"] = time_w4(1, 0);
+  st.counters["w4k2_us"] = time_w4(2, 0);
+  st.counters["k2_nopdl_us"] = time_w4(2, 0, false);
+  if (M == 1 || M == 16)
+    for (const int wp : {4, 8, 16}) st.counters["k2w" + std::to_string(wp)] = time_w4(2, wp);
+  if (M >= 16) {
+    void* dq = arena.alloc_bytes(f16_bytes);
+    cudaGraphExec_t gd = capture(s, [&] {
+      for (int i = 0; i < kCalls; ++i) {
+        cuda::w4_dequantize(w4[size_t(i % n4)], dq, s.get());
+        blas.matmul(DType::F16, x, M, K, dq, N, yt, y, acc, s.get());
+      }
+    });
+    st.counters["deq_us"] = time_graph(gd, s, 30);
+    cudaGraphExecDestroy(gd);
+  }
+  cudaGraphExec_t g4 = w4_graph(2, 0);  // the default
   cudaGraphExec_t g16 = capture(s, [&] {
-    for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x, M, K, w16[size_t(i % n16)], N, DType::F16, y, false, s.get());
+    for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x, M, K, w16[size_t(i % n16)], N, yt, y, acc, s.get());
   });
   const float fp16_us = time_graph(g16, s, 30);
   if (cuda::gemv_fits(DType::F16, M, K)) {
     cudaGraphExec_t gv16 = capture(s, [&] {
-      for (int i = 0; i < kCalls; ++i) cuda::gemv(DType::F16, x, M, K, w16[size_t(i % n16)], N, DType::F16, y, false, s.get());
+      for (int i = 0; i < kCalls; ++i) cuda::gemv(DType::F16, x, M, K, w16[size_t(i % n16)], N, yt, y, acc, s.get());
     });
     const float gemv_us = time_graph(gv16, s, 30);
     st.counters["gemv_us"] = gemv_us;
@@ -137,8 +176,7 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
 void register_all() {
   for (const Shape& sh : kShapes) {
     auto* b = benchmark::RegisterBenchmark((std::string("W4A16_vs_FP16/") + sh.name).c_str(), BM_W4A16_vs_FP16, sh);
-    b->ArgName("M")->Arg(1)->Arg(16);
-    if (sh.N < 100000) b->Arg(4)->Arg(64);  // the LM head's host-side repack is slow: two sizes only
+    b->ArgName("M")->Arg(1)->Arg(4)->Arg(16)->Arg(32)->Arg(64);
     // Fixed iterations: each is one graph replay with its own event sync (CPU-bound otherwise).
     b->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }

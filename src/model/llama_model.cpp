@@ -36,11 +36,12 @@ LlamaModel LlamaModel::load(const std::string& path, const LoadOptions& opt) {
       throw Error("no config.json: not a Hugging Face model directory").at(path).hint("pass an HF directory or a .gguf file");
     LlamaConfig cfg = llama_config_from_hf_file(cfg_path);
     cfg.validate(cfg_path);
-    if (const auto q = gptq_config_of_dir(path)) {  // GPTQ: Linears dequantized to F16 at load
-      auto g = GptqModelWeights::load(path, cfg, *q);
+    if (const auto q = gptq_config_of_dir(path)) {  // GPTQ: Linears dequantized to F16 at load unless asked
+      auto g = GptqModelWeights::load(path, cfg, *q, DType::F16, false, opt.gptq_dequantize);
       LlamaWeights w = bind_hf_weights([&](const std::string& n) { return g->find(n); }, path, cfg, *small);
       LlamaModel m = from_weights(cfg, std::move(w), g, path);
       m.small_ = small;
+      m.gptq_ = g;
       return m;
     }
     auto st = std::make_shared<SafetensorsModel>(SafetensorsModel::open(path));
@@ -70,6 +71,8 @@ void LlamaModel::repack(bool release_source) {
       packed_.emplace(v->data, ops::PackedWeight::pack(*v, &pool, release_source));
 }
 
+bool LlamaModel::linears_packed_only() const { return gptq_ && !gptq_->dequantized(); }
+
 const ops::PackedWeight* LlamaModel::packed(const TensorView& w) const {
   const auto it = packed_.find(w.data);
   return it == packed_.end() ? nullptr : &it->second;
@@ -87,7 +90,10 @@ std::string LlamaModel::describe() const {
                      w_.rope_interleaved ? "rope interleaved" : "rope half-split",
                      w_.output.data == w_.tok_embd.data, dtype_name(w_.tok_embd.dtype), dtype_name(w_.output.dtype),
                      ts, double(weight_bytes()) / 1048576.0) +
-         (packed_.empty() ? "" : fmt::format(", {} matrices repacked for the CPU (16-row groups)", packed_.size()));
+         (packed_.empty() ? "" : fmt::format(", {} matrices repacked for the CPU (16-row groups)", packed_.size())) +
+         (linears_packed_only() ? fmt::format(", Linears kept as GPTQ {}-bit (packed {:.1f} MiB)", gptq_->quant().bits,
+                                              double(gptq_->packed_bytes()) / 1048576.0)
+                                : "");
 }
 
 }  // namespace si

@@ -23,14 +23,20 @@
 
 namespace si {
 
+class GptqModelWeights;
+
 struct LoadOptions {
   bool repack = true;  // GGUF matrices of ops::PackedWeight's types packed (false: run them as stored)
+  // GPTQ directories: dequantize the Linears to F16 for the CPU engine. false keeps only the packed
+  // tensors (gptq()), for the CUDA runner's 4-bit kernels: no F16 copy in RAM, but weights()' Linear
+  // views then have no data and the CPU runner refuses the model.
+  bool gptq_dequantize = true;
 };
 
 class LlamaModel {
  public:
   // An HF directory (config.json + *.safetensors), a GPTQ directory (its Linears dequantized to F16
-  // at load, quant/gptq_checkpoint.h) or a .gguf file; throws si::Error naming the file and the
+  // at load unless opt says otherwise, quant/gptq_checkpoint.h) or a .gguf file; throws si::Error naming the file and the
   // tensor on anything malformed or unsupported.
   static LlamaModel load(const std::string& path, const LoadOptions& opt = {});
   // Builds from weights that live in `storage` (kept alive by the model).
@@ -47,6 +53,10 @@ class LlamaModel {
   std::string describe() const;  // one line: layers, sizes, types, bytes
   // The repacked copy of matrix `w` (one of weights()' views), or nullptr when it runs as stored.
   const ops::PackedWeight* packed(const TensorView& w) const;
+  // A GPTQ directory's packed Linears as stored (quant/gptq_checkpoint.h), or nullptr for other models.
+  const GptqModelWeights* gptq() const { return gptq_.get(); }
+  // True when the Linears exist only packed (LoadOptions::gptq_dequantize = false).
+  bool linears_packed_only() const;
 
  private:
   LlamaConfig cfg_;
@@ -56,6 +66,7 @@ class LlamaModel {
   std::vector<float> inv_freq_;    // (D/2) RoPE inverse frequencies, llama3 scaling applied
   std::string source_;
   std::map<const void*, ops::PackedWeight> packed_;  // by the view's data pointer
+  std::shared_ptr<const GptqModelWeights> gptq_;
 
   void repack(bool release_source);
 };

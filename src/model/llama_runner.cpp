@@ -20,7 +20,10 @@ TensorView f32(std::vector<float>& v, Shape s) { return TensorView{v.data(), DTy
 }  // namespace
 
 LlamaRunner::LlamaRunner(const LlamaModel& model, RunnerOptions opt)
-    : model_(model), opt_(opt), pool_(opt.reference ? 1 : opt.n_threads), kv_(model.config(), opt.n_slots, opt.capacity) {}
+    : model_(model), opt_(opt), pool_(opt.reference ? 1 : opt.n_threads), kv_(model.config(), opt.n_slots, opt.capacity) {
+  SI_CHECK(!model.linears_packed_only(), "CPU runner: {} was loaded with its GPTQ Linears kept packed (for the CUDA "
+           "runner); load it with LoadOptions::gptq_dequantize = true to run it on the CPU", model.source());
+}
 
 void LlamaRunner::ensure(int64_t T) {
   const auto& c = model_.config();

@@ -137,10 +137,13 @@ std::string gptq_linear_prefix(int layer, int proj) {
 }
 
 std::shared_ptr<GptqModelWeights> GptqModelWeights::load(const std::string& dir, const LlamaConfig& cfg,
-                                                         const GptqQuantConfig& q, DType dense, bool quiet) {
+                                                         const GptqQuantConfig& q, DType dense, bool quiet,
+                                                         bool dequantize) {
   SI_CHECK(dense == DType::F16 || dense == DType::F32, "GPTQ: dequantize to F16 or F32, not {}", dtype_name(dense));
   std::shared_ptr<GptqModelWeights> g(new GptqModelWeights());
   g->st_ = SafetensorsModel::open(dir);
+  g->q_ = q;
+  g->dequantized_ = dequantize;
   ThreadPool pool(ThreadPool::default_threads());
   for (int layer = 0; layer < cfg.n_layers; ++layer)
     for (int p = 0; p < kGptqLinears; ++p) {
@@ -162,18 +165,25 @@ std::shared_ptr<GptqModelWeights> GptqModelWeights::load(const std::string& dir,
         throw Error(fmt::format("GPTQ tensor '{}.g_idx' entry {} is {}, outside the {} groups [0, {})", prefix, bad,
                                 v.g_idx[bad], l.n_groups(), l.n_groups())).at(dir);
       g->packed_bytes_ += qw.bytes() + qz.bytes() + sc.bytes() + gi.bytes();
+      g->linears_.push_back(v);
       TensorView t{nullptr, dense, {out, in}};
-      t.data = g->arena_.alloc_bytes(t.bytes());
-      pool.parallel_for(out, [&](int64_t b, int64_t e, int) {
-        if (dense == DType::F16) gptq_dequantize_f16(v, q.format, b, e, t.as<uint16_t>() + b * in);
-        else gptq_dequantize(v, q.format, b, e, t.as<float>() + b * in);
-      }, 16);
+      if (dequantize) {
+        t.data = g->arena_.alloc_bytes(t.bytes());
+        pool.parallel_for(out, [&](int64_t b, int64_t e, int) {
+          if (dense == DType::F16) gptq_dequantize_f16(v, q.format, b, e, t.as<uint16_t>() + b * in);
+          else gptq_dequantize(v, q.format, b, e, t.as<float>() + b * in);
+        }, 16);
+      }
       g->dense_[prefix + ".weight"] = t;
     }
-  if (!quiet)
+  if (!quiet && dequantize)
     fmt::print(stderr, "gptq: {}: {} linear weights ({}-bit, group {}{}) dequantized to {} at load: {:.1f} MiB in RAM "
                "(packed {:.1f} MiB)\n", dir, g->dense_.size(), q.bits, q.group_size, q.desc_act ? ", act-order" : "",
                dtype_name(dense), double(g->dense_bytes()) / 1048576.0, double(g->packed_bytes()) / 1048576.0);
+  if (!quiet && !dequantize)
+    fmt::print(stderr, "gptq: {}: {} linear weights ({}-bit, group {}{}) kept packed: {:.1f} MiB\n", dir,
+               g->linears_.size(), q.bits, q.group_size, q.desc_act ? ", act-order" : "",
+               double(g->packed_bytes()) / 1048576.0);
   return g;
 }
 
@@ -181,6 +191,13 @@ const TensorView* GptqModelWeights::find(const std::string& name) const {
   if (auto it = dense_.find(name); it != dense_.end()) return &it->second;
   const SafetensorsTensor* t = st_.find(name);
   return t ? &t->view : nullptr;
+}
+
+const GptqView& GptqModelWeights::linear(int layer, int proj) const {
+  const size_t i = size_t(layer) * kGptqLinears + size_t(proj);
+  SI_CHECK(layer >= 0 && proj >= 0 && proj < kGptqLinears && i < linears_.size(),
+           "GPTQ: no Linear {} in layer {} ({} layers of {})", proj, layer, linears_.size() / kGptqLinears, kGptqLinears);
+  return linears_[i];
 }
 
 namespace {

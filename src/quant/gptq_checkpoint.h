@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -54,15 +55,22 @@ std::string gptq_linear_prefix(int layer, int proj);  // "model.layers.3.self_at
 inline constexpr int kGptqLinears = 7;
 
 // A GPTQ directory opened for the CPU engine: the quantized Linears dequantized at load into an arena
-// (F16 or F32), every other tensor read in place from the mapped safetensors.
+// (F16 or F32), every other tensor read in place from the mapped safetensors. The packed tensors
+// stay readable in place too (linear()), for engines that run them as stored (the CUDA runner).
 class GptqModelWeights {
  public:
   // Validates every quantized tensor against the config (dtype, shape, g_idx range) and throws one
   // line naming the tensor and what was expected. Logs the memory the dequantized weights take.
+  // With dequantize = false nothing is dequantized: find() then returns views without data (shape
+  // and dtype only) for the Linears' "<prefix>.weight", and only linear() serves their values.
   static std::shared_ptr<GptqModelWeights> load(const std::string& dir, const LlamaConfig& cfg, const GptqQuantConfig& q,
-                                                DType dense = DType::F16, bool quiet = false);
+                                                DType dense = DType::F16, bool quiet = false, bool dequantize = true);
   // "<prefix>.weight" of a quantized Linear (dequantized), else the stored tensor; nullptr if absent.
   const TensorView* find(const std::string& name) const;
+  // The packed tensors of Linear `proj` (0..6, gptq_linear_prefix's order) of layer `layer`, as stored.
+  const GptqView& linear(int layer, int proj) const;
+  const GptqQuantConfig& quant() const { return q_; }
+  bool dequantized() const { return dequantized_; }
   uint64_t dense_bytes() const { return arena_.bytes_used(); }  // RAM of the dequantized weights
   uint64_t packed_bytes() const { return packed_bytes_; }       // qweight + qzeros + scales + g_idx on disk
 
@@ -71,6 +79,9 @@ class GptqModelWeights {
   SafetensorsModel st_;
   Arena arena_;
   std::map<std::string, TensorView> dense_;
+  std::vector<GptqView> linears_;  // (layers * kGptqLinears)
+  GptqQuantConfig q_;
+  bool dequantized_ = true;
   uint64_t packed_bytes_ = 0;
 };
 

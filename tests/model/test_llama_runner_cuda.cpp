@@ -6,10 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 
 #include "core/error.h"
+#include "logits_agreement.h"
 #include "model/cuda/llama_runner_cuda.h"
 #include "model/llama_runner.h"
 #include "model/random_model.h"
@@ -25,45 +24,9 @@ namespace {
       GTEST_SKIP() << "no CUDA device on this machine: GPU tests run on the GPU machine (scripts/gpu-check.sh)"; \
   } while (0)
 
-struct Agreement {
-  double rel = 0;
-  float max_abs = 0;
-  int rows = 0, decided = 0, agree = 0;
-};
-
-// Logits (n, V) of the GPU against the CPU.
-Agreement compare(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t V) {
-  Agreement a;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < cpu.size(); ++i) {
-    const double d = double(gpu[i]) - cpu[i];
-    num += d * d;
-    den += double(cpu[i]) * cpu[i];
-    a.max_abs = std::max(a.max_abs, std::isfinite(gpu[i]) ? float(std::fabs(d)) : INFINITY);
-  }
-  a.rel = std::sqrt(num / den);
-  a.rows = int(cpu.size() / size_t(V));
-  for (int r = 0; r < a.rows; ++r) {
-    const float* c = cpu.data() + int64_t(r) * V;
-    const float* g = gpu.data() + int64_t(r) * V;
-    const int64_t top = std::max_element(c, c + V) - c;
-    float second = -INFINITY;
-    for (int64_t v = 0; v < V; ++v)
-      if (v != top) second = std::max(second, c[v]);
-    if (c[top] - second > 2 * a.max_abs) {
-      ++a.decided;
-      a.agree += (std::max_element(g, g + V) - g) == top;
-    }
-  }
-  return a;
-}
-
-void expect_close(const Agreement& a, const char* what) {
-  std::printf("%s: rel %.2e, max |diff| %.3e, argmax agrees on %d of %d decided rows (%d rows)\n", what, a.rel,
-              double(a.max_abs), a.agree, a.decided, a.rows);
-  EXPECT_LT(a.rel, 2e-2) << what;
-  EXPECT_EQ(a.agree, a.decided) << what;
-}
+using test::Agreement;
+using test::compare;
+using test::expect_close;
 
 class CudaRunnerTest : public ::testing::Test {
  protected:

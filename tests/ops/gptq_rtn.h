@@ -4,6 +4,7 @@
 //   test::GptqRtn g = test::gptq_rtn(w, N, K, 128, /*act_order=*/true, seed);   // w (N, K) fp32
 //   cuda::GptqView v = g.view();       // AutoGPTQ layout: qweight, qzeros (zero-1), scales, g_idx
 //   g.deq                              // (N, K) what w = scale * (q - zero) gives, rounded to fp16
+//   g.deq32                            // (N, K) the same in fp32, not rounded
 //
 // Quantization as GPTQ's quantizer does it per group and output row: the range includes 0, scale =
 // (max - min) / 15 (rounded to fp16, as stored), zero = round(-min / scale), q = clamp(round(w /
@@ -28,7 +29,8 @@ struct GptqRtn {
   int G = 0;
   std::vector<int32_t> qweight, qzeros, g_idx;
   std::vector<uint16_t> scales;
-  std::vector<float> deq;  // (N, K)
+  std::vector<float> deq;    // (N, K)
+  std::vector<float> deq32;  // (N, K)
 
   cuda::GptqView view() const {
     return cuda::GptqView{K, N, G, qweight.data(), qzeros.data(), scales.data(), g_idx.data(), true};
@@ -50,6 +52,7 @@ inline GptqRtn gptq_rtn(const std::vector<float>& w, int64_t N, int64_t K, int G
   r.qzeros.assign(size_t(groups * (N / 8)), 0);
   r.scales.assign(size_t(groups * N), 0);
   r.deq.assign(size_t(N * K), 0.0f);
+  r.deq32.assign(size_t(N * K), 0.0f);
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t n = 0; n < N; ++n) {
       float lo = 0.0f, hi = 0.0f;
@@ -67,6 +70,7 @@ inline GptqRtn gptq_rtn(const std::vector<float>& w, int64_t N, int64_t K, int G
         const int64_t k = order[size_t(i)];
         const int q = std::clamp(int(std::nearbyint(w[size_t(n * K + k)] / scale)) + zero, 0, 15);
         r.qweight[size_t((k / 8) * N + n)] |= int32_t(uint32_t(q) << (4 * (k % 8)));
+        r.deq32[size_t(n * K + k)] = scale * float(q - zero);
         r.deq[size_t(n * K + k)] = f16_to_f32(f32_to_f16(scale * float(q - zero)));
       }
     }

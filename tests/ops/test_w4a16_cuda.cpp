@@ -1,6 +1,9 @@
 // W4A16 (GPTQ layout) on the GPU against the CPU fp32 reference matmul over the dequantized
 // weight, on tensors made by round-to-nearest into AutoGPTQ's layout: group sizes 128, 32 and
-// per-channel, with and without act-order, batches 1..100. The repack test runs without a GPU.
+// per-channel, with and without act-order, batches 1..100, both kernels (w4a16_select_kernel).
+// Kernel 1, and kernel 2 on groups below 64 inputs (it hands them to kernel 1), multiply the
+// fp16-rounded weight; kernel 2 on groups of >= 64 applies the scale to fp32 sums, so its
+// reference is the unrounded scale * (q - zero). The repack tests run without a GPU.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -63,28 +66,69 @@ TEST(W4A16Cuda, MatchesReferenceOnDequantizedWeights) {
   SI_REQUIRE_CUDA();
   cuda::Stream s;
   struct Case { int64_t N, K; int G; bool act; };
-  for (const Case cs : {Case{64, 256, 128, false}, Case{48, 512, 128, true}, Case{32, 256, 32, true},
-                        Case{80, 384, 384, false}, Case{256, 2048, 128, true}}) {
-    const auto w = randn(size_t(cs.N * cs.K), 3, 0.05f);
-    const test::GptqRtn g = test::gptq_rtn(w, cs.N, cs.K, cs.G, cs.act, 11);
-    cuda::DeviceArena arena("w4");
-    const cuda::W4Weight dw = cuda::w4_upload(g.view(), arena, s);
-    for (const int64_t M : {1, 5, 8, 16, 33, 64, 100}) {
-      auto x = rounded(randn(size_t(M * cs.K), 4), DType::F16);
-      auto y0 = randn(size_t(M * cs.N), 5);
-      std::vector<float> deq = g.deq, ref(size_t(M * cs.N));
-      ops::matmul_ref(view(x, {M, cs.K}), view(deq, {cs.N, cs.K}), view(ref, {M, cs.N}));
-      DeviceTensor dx(x, DType::F16, s), y16(size_t(M * cs.N), DType::F16, s), y32(y0, DType::F32, s);
-      cuda::DeviceBuffer scratch(size_t(M * cs.K) * 2, "scratch");
-      cuda::w4a16_matmul(dw, dx.data(), M, DType::F16, y16.data(), false, scratch.data(), s.get());
-      cuda::w4a16_matmul(dw, dx.data(), M, DType::F32, y32.data(), true, scratch.data(), s.get());
-      const std::string where = fmt::format("N={} K={} G={} act={} M={}", cs.N, cs.K, cs.G, cs.act, M);
-      EXPECT_LT(rel_err(y16.download(s), ref), 2e-3) << where;
-      auto ref_acc = ref;
-      for (size_t i = 0; i < ref.size(); ++i) ref_acc[i] += y0[i];
-      EXPECT_LT(rel_err(y32.download(s), ref_acc), 1e-5) << where;
+  for (const int kernel : {1, 2}) {
+    cuda::w4a16_select_kernel(kernel);
+    for (const Case cs : {Case{64, 256, 128, false}, Case{48, 512, 128, true}, Case{32, 256, 32, true},
+                          Case{80, 384, 384, false}, Case{256, 2048, 128, true}, Case{2048, 8192, 128, false}}) {
+      const auto w = randn(size_t(cs.N * cs.K), 3, 0.05f);
+      const test::GptqRtn g = test::gptq_rtn(w, cs.N, cs.K, cs.G, cs.act, 11);
+      const bool rounded_w = kernel == 1 || cs.G % 64 != 0;
+      cuda::DeviceArena arena("w4");
+      const cuda::W4Weight dw = cuda::w4_upload(g.view(), arena, s);
+      for (const int64_t M : {1, 5, 8, 16, 33, 64, 100}) {
+        if (cs.K > 2048 && M != 1 && M != 16) continue;  // the large shape: kernel 2's 16-warp blocks
+        auto x = rounded(randn(size_t(M * cs.K), 4), DType::F16);
+        auto y0 = randn(size_t(M * cs.N), 5);
+        std::vector<float> deq = rounded_w ? g.deq : g.deq32, ref(size_t(M * cs.N));
+        ops::matmul_ref(view(x, {M, cs.K}), view(deq, {cs.N, cs.K}), view(ref, {M, cs.N}));
+        DeviceTensor dx(x, DType::F16, s), y16(size_t(M * cs.N), DType::F16, s), y32(y0, DType::F32, s);
+        cuda::DeviceBuffer scratch(size_t(M * cs.K) * 2, "scratch");
+        cuda::w4a16_matmul(dw, dx.data(), M, DType::F16, y16.data(), false, scratch.data(), s.get());
+        cuda::w4a16_matmul(dw, dx.data(), M, DType::F32, y32.data(), true, scratch.data(), s.get());
+        const std::string where = fmt::format("kernel {} N={} K={} G={} act={} M={}", kernel, cs.N, cs.K, cs.G,
+                                              cs.act, M);
+        EXPECT_LT(rel_err(y16.download(s), ref), 2e-3) << where;
+        auto ref_acc = ref;
+        for (size_t i = 0; i < ref.size(); ++i) ref_acc[i] += y0[i];
+        EXPECT_LT(rel_err(y32.download(s), ref_acc), 1e-5) << where;
+      }
     }
   }
+  cuda::w4a16_select_kernel(2);
+}
+
+// Linears side by side: one weight of q|k|v packed together, and each part writing its columns of a
+// wider output (ldy), give the outputs of the separate products.
+TEST(W4A16Cuda, PartsSideBySideFillTheirColumns) {
+  SI_REQUIRE_CUDA();
+  cuda::Stream s;
+  const int64_t K = 512, M = 3;
+  const int64_t Ns[3] = {128, 32, 32};
+  std::vector<test::GptqRtn> parts;
+  std::vector<cuda::GptqView> views;
+  for (int i = 0; i < 3; ++i) {
+    parts.push_back(test::gptq_rtn(randn(size_t(Ns[i] * K), uint32_t(20 + i), 0.05f), Ns[i], K, 128, false, 1));
+  }
+  for (const auto& p : parts) views.push_back(p.view());
+  ASSERT_TRUE(cuda::w4_same_order(views[0], views[1]));
+  const test::GptqRtn act = test::gptq_rtn(randn(size_t(32 * K), 30, 0.05f), 32, K, 128, true, 9);
+  EXPECT_FALSE(cuda::w4_same_order(views[0], act.view()));
+  EXPECT_TRUE(cuda::w4_same_order(act.view(), act.view()));
+  cuda::DeviceArena arena("w4");
+  const cuda::W4Weight fused = cuda::w4_upload(views.data(), views.size(), arena, s);
+  ASSERT_EQ(fused.N, 192);
+  const auto x = rounded(randn(size_t(M * K), 6), DType::F16);
+  DeviceTensor dx(x, DType::F16, s), all(size_t(M * 192), DType::F32, s), cols(size_t(M * 192), DType::F32, s);
+  cuda::w4a16_matmul(fused, dx.data(), M, DType::F32, all.data(), false, nullptr, s.get());
+  int64_t n0 = 0;
+  for (int i = 0; i < 3; ++i) {
+    const cuda::W4Weight one = cuda::w4_upload(views[size_t(i)], arena, s);
+    cuda::w4a16_matmul(one, dx.data(), M, DType::F32, static_cast<float*>(cols.data()) + n0, false, nullptr, s.get(), 192);
+    n0 += Ns[i];
+  }
+  const auto a = all.download(s), b = cols.download(s);
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;  // every column written, same sums
+  EXPECT_THROW(cuda::w4_upload(std::vector<cuda::GptqView>{views[0], act.view()}.data(), 2, arena, s), Error);
 }
 
 TEST(W4A16Cuda, DequantizeGivesThePermutedFp16Weight) {

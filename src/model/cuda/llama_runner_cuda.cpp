@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "ops/matmul.h"
 #include "ops/rope.h"
+#include "quant/gptq_checkpoint.h"
 
 namespace si {
 namespace {
@@ -26,6 +27,15 @@ void upload_f16(const TensorView& w, void* dst, ThreadPool& pool, const cuda::St
       for (int64_t k = 0; k < K; ++k) h[size_t(r * K + k)] = f32_to_f16(row[size_t(k)]);
     }
   });
+  SI_CUDA_CHECK(cudaMemcpyAsync(dst, h.data(), h.size() * 2, cudaMemcpyHostToDevice, s.get()));
+  s.sync();
+}
+
+// A GPTQ Linear kept packed on the host (8-bit, or 4-bit run as FP16) dequantized to fp16 rows at `dst`.
+void upload_gptq_f16(const GptqView& v, GptqFormat f, void* dst, ThreadPool& pool, const cuda::Stream& s) {
+  const int64_t R = v.layout.out, K = v.layout.in;
+  std::vector<uint16_t> h(size_t(R * K));
+  pool.parallel_for(R, [&](int64_t b, int64_t e, int) { gptq_dequantize_f16(v, f, b, e, h.data() + b * K); }, 16);
   SI_CUDA_CHECK(cudaMemcpyAsync(dst, h.data(), h.size() * 2, cudaMemcpyHostToDevice, s.get()));
   s.sync();
 }
@@ -53,49 +63,100 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
 CudaLlamaRunner::CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt)
     : CudaLlamaRunner(model.config(), opt, model.rope_pairing() == ops::RopePairing::Interleaved) {
   const LlamaWeights& w = model.weights();
-  const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
   ThreadPool pool(int(std::max(1u, std::thread::hardware_concurrency())));
+  const GptqModelWeights* g = model.gptq();
+  if (g && g->quant().bits == 4 && opt.gptq_4bit) {
+    const GptqFormat f = g->quant().format;
+    upload_gptq([&](int l, int p) { return to_w4_view(g->linear(l, p), f); });
+  } else {
+    allocate_f16_linears();
+    const bool packed = model.linears_packed_only();
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+      const LlamaLayerWeights& lw = w.layers[size_t(l)];
+      const Layer& d = layer_[size_t(l)];
+      // Linear p (gptq_linear_prefix's order) into `dst`: from the F16/quantized view, or dequantized
+      // here from the packed GPTQ tensors when the loader kept only those.
+      const TensorView* views[kGptqLinears] = {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down};
+      auto put = [&](int p, const void* dst, int64_t row0) {
+        char* at = static_cast<char*>(const_cast<void*>(dst)) + row0 * views[p]->cols() * 2;
+        if (packed) upload_gptq_f16(g->linear(l, p), g->quant().format, at, pool, stream_);
+        else upload_f16(*views[p], at, pool, stream_);
+      };
+      const int64_t Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+      put(0, d.qkv.f16, 0);
+      put(1, d.qkv.f16, Q);
+      put(2, d.qkv.f16, Q + KV);
+      put(3, d.o.f16, 0);
+      put(4, d.gu.f16, 0);
+      put(5, d.gu.f16, F);
+      put(6, d.down.f16, 0);
+    }
+  }
   for (int l = 0; l < cfg_.n_layers; ++l) {
-    const LlamaLayerWeights& lw = w.layers[size_t(l)];
-    Layer& d = layer_[size_t(l)];
-    upload_f32(lw.attn_norm, const_cast<float*>(d.attn_norm), stream_);
-    upload_f32(lw.ffn_norm, const_cast<float*>(d.ffn_norm), stream_);
-    char* qkv = static_cast<char*>(const_cast<void*>(d.wqkv));
-    upload_f16(lw.wq, qkv, pool, stream_);
-    upload_f16(lw.wk, qkv + Q * C * 2, pool, stream_);
-    upload_f16(lw.wv, qkv + (Q + KV) * C * 2, pool, stream_);
-    upload_f16(lw.wo, const_cast<void*>(d.wo), pool, stream_);
-    char* gu = static_cast<char*>(const_cast<void*>(d.wgu));
-    upload_f16(lw.w_gate, gu, pool, stream_);
-    upload_f16(lw.w_up, gu + F * C * 2, pool, stream_);
-    upload_f16(lw.w_down, const_cast<void*>(d.wdown), pool, stream_);
+    upload_f32(w.layers[size_t(l)].attn_norm, const_cast<float*>(layer_[size_t(l)].attn_norm), stream_);
+    upload_f32(w.layers[size_t(l)].ffn_norm, const_cast<float*>(layer_[size_t(l)].ffn_norm), stream_);
   }
   upload_f16(w.tok_embd, const_cast<void*>(tok_embd_), pool, stream_);
   if (output_ != tok_embd_) upload_f16(w.output, const_cast<void*>(output_), pool, stream_);
   upload_f32(w.output_norm, const_cast<float*>(output_norm_), stream_);
   const std::vector<float>& inv = model.rope_inv_freq();
   SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+  allocate_scratch();
+}
+
+// Random non-Linear weights (uniform, std 0.02; norms near 1) on the device, as random() makes them.
+static void fill_random_rest(const LlamaConfig& cfg, uint64_t& k, std::vector<const float*> norms, const void* tok_embd,
+                      const void* output, const float* output_norm, const float* inv_freq, cudaStream_t s) {
+  const int64_t C = cfg.hidden_size;
+  for (const float* n : norms) cuda::fill_random(DType::F32, const_cast<float*>(n), C, ++k, 0.02f, 1.0f, s);
+  cuda::fill_random(DType::F16, const_cast<void*>(tok_embd), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
+  if (output != tok_embd)
+    cuda::fill_random(DType::F16, const_cast<void*>(output), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
+  cuda::fill_random(DType::F32, const_cast<float*>(output_norm), C, ++k, 0.02f, 1.0f, s);
+  const std::vector<float> inv = ops::rope_inv_freq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
+  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
 }
 
 std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt) {
   std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false));
-  const int64_t C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(), F = cfg.intermediate_size;
+  r->allocate_f16_linears();
   const cudaStream_t s = r->stream_.get();
   uint64_t k = seed * 1000;
+  std::vector<const float*> norms;
   for (Layer& d : r->layer_) {
-    cuda::fill_random(DType::F32, const_cast<float*>(d.attn_norm), C, ++k, 0.02f, 1.0f, s);
-    cuda::fill_random(DType::F32, const_cast<float*>(d.ffn_norm), C, ++k, 0.02f, 1.0f, s);
-    cuda::fill_random(DType::F16, const_cast<void*>(d.wqkv), (Q + 2 * KV) * C, ++k, 0.02f, 0.0f, s);
-    cuda::fill_random(DType::F16, const_cast<void*>(d.wo), C * Q, ++k, 0.02f, 0.0f, s);
-    cuda::fill_random(DType::F16, const_cast<void*>(d.wgu), 2 * F * C, ++k, 0.02f, 0.0f, s);
-    cuda::fill_random(DType::F16, const_cast<void*>(d.wdown), C * F, ++k, 0.02f, 0.0f, s);
+    norms.push_back(d.attn_norm);
+    norms.push_back(d.ffn_norm);
+    for (const CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down})
+      cuda::fill_random(DType::F16, const_cast<void*>(w->f16), w->N * w->K, ++k, 0.02f, 0.0f, s);
   }
-  cuda::fill_random(DType::F16, const_cast<void*>(r->tok_embd_), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
-  if (r->output_ != r->tok_embd_)
-    cuda::fill_random(DType::F16, const_cast<void*>(r->output_), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
-  cuda::fill_random(DType::F32, const_cast<float*>(r->output_norm_), C, ++k, 0.02f, 1.0f, s);
-  const std::vector<float> inv = ops::rope_inv_freq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
-  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(r->inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+  fill_random_rest(cfg, k, norms, r->tok_embd_, r->output_, r->output_norm_, r->inv_freq_, s);
+  r->stream_.sync();
+  return r;
+}
+
+std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random_gptq(const LlamaConfig& cfg, uint64_t seed,
+                                                              CudaRunnerOptions opt,
+                                                              const GptqLayerSource& layer_linears) {
+  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false));
+  std::vector<GptqPacked> cur;  // the layer being uploaded (upload_gptq asks layer by layer)
+  int cur_layer = -1;
+  r->upload_gptq([&](int l, int p) {
+    if (l != cur_layer) {
+      cur = layer_linears(l);
+      cur_layer = l;
+      SI_CHECK(cur.size() == size_t(kGptqLinears), "random_gptq: layer {} has {} Linears, expected {}", l, cur.size(),
+               kGptqLinears);
+    }
+    return to_w4_view(cur[size_t(p)].view(), GptqFormat::v1);
+  });
+  uint64_t k = seed * 1000;
+  std::vector<const float*> norms;
+  for (Layer& d : r->layer_) {
+    norms.push_back(d.attn_norm);
+    norms.push_back(d.ffn_norm);
+  }
+  fill_random_rest(cfg, k, norms, r->tok_embd_, r->output_, r->output_norm_, r->inv_freq_, r->stream_.get());
+  r->allocate_scratch();
   r->stream_.sync();
   return r;
 }
@@ -113,10 +174,6 @@ void CudaLlamaRunner::allocate() {
   for (Layer& d : layer_) {
     d.attn_norm = weights_.alloc<float>(size_t(C));
     d.ffn_norm = weights_.alloc<float>(size_t(C));
-    d.wqkv = weights_.alloc<uint16_t>(size_t((Q + 2 * KV) * C));
-    d.wo = weights_.alloc<uint16_t>(size_t(C * Q));
-    d.wgu = weights_.alloc<uint16_t>(size_t(2 * F * C));
-    d.wdown = weights_.alloc<uint16_t>(size_t(C * F));
   }
   tok_embd_ = weights_.alloc<uint16_t>(size_t(V * C));
   output_ = cfg_.tie_word_embeddings ? tok_embd_ : weights_.alloc<uint16_t>(size_t(V * C));
@@ -146,6 +203,65 @@ void CudaLlamaRunner::allocate() {
   SI_CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
 }
 
+void CudaLlamaRunner::allocate_f16_linears() {
+  const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+  const size_t before = weights_.bytes_used();
+  auto make = [&](CudaLinear& w, int64_t N, int64_t K) {
+    w.N = N;
+    w.K = K;
+    w.f16 = weights_.alloc<uint16_t>(size_t(N * K));
+  };
+  for (Layer& d : layer_) {
+    make(d.qkv, Q + 2 * KV, C);
+    make(d.o, C, Q);
+    make(d.gu, 2 * F, C);
+    make(d.down, C, F);
+  }
+  linear_bytes_ = weights_.bytes_used() - before;
+}
+
+void CudaLlamaRunner::upload_gptq(const std::function<cuda::GptqView(int layer, int proj)>& linear) {
+  const size_t before = weights_.bytes_used();
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    Layer& d = layer_[size_t(l)];
+    cuda::GptqView v[kGptqLinears];
+    for (int p = 0; p < kGptqLinears; ++p) v[p] = linear(l, p);
+    d.qkv = CudaLinear::gptq(std::span<const cuda::GptqView>(v, 3), weights_, stream_);
+    d.o = CudaLinear::gptq(std::span<const cuda::GptqView>(v + 3, 1), weights_, stream_);
+    d.gu = CudaLinear::gptq(std::span<const cuda::GptqView>(v + 4, 2), weights_, stream_);
+    d.down = CudaLinear::gptq(std::span<const cuda::GptqView>(v + 6, 1), weights_, stream_);
+    const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
+    SI_CHECK(d.qkv.N == Q + 2 * KV && d.qkv.K == C && d.o.N == C && d.o.K == Q && d.gu.N == 2 * F && d.gu.K == C &&
+             d.down.N == C && d.down.K == F, "cuda runner: layer {}'s GPTQ Linears do not have the config's shapes", l);
+  }
+  linear_bytes_ = weights_.bytes_used() - before;
+}
+
+void CudaLlamaRunner::allocate_scratch() {
+  int64_t max_k = 0, max_wn = 0, max_yn = 0;
+  bool perm = false;
+  for (const Layer& d : layer_)
+    for (const CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down}) {
+      if (!w->is_4bit()) continue;
+      max_k = std::max(max_k, w->K);
+      max_wn = std::max(max_wn, w->max_part_n() * w->K);
+      if (w->parts.size() > 1) max_yn = std::max(max_yn, w->max_part_n());
+      perm = perm || w->needs_perm();
+    }
+  const int64_t T = opt_.max_tokens;
+  if (perm) scratch_.x_perm = act_.alloc_bytes(size_t(T * max_k) * 2);
+  const int64_t w4_rows = std::min<int64_t>(opt_.w4_max_rows, kW4MaxRows);
+  if (T > w4_rows && max_wn > 0) scratch_.w_f16 = act_.alloc_bytes(size_t(max_wn) * 2);
+  if (T > w4_rows && max_yn > 0) scratch_.y_part = act_.alloc_bytes(size_t(T * max_yn) * 4);
+}
+
+int CudaLlamaRunner::linears_4bit() const {
+  int n = 0;
+  for (const Layer& d : layer_)
+    for (const CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down}) n += w->is_4bit();
+  return n;
+}
+
 size_t CudaLlamaRunner::check_slot(int slot) const {
   SI_CHECK(slot >= 0 && slot < opt_.n_slots, "cuda runner: slot {} out of range [0, {})", slot, opt_.n_slots);
   return size_t(slot);
@@ -169,29 +285,30 @@ void CudaLlamaRunner::layers(int64_t T) {
     const Layer& w = layer_[size_t(l)];
     const cuda::KvLayer kv = kv_layer(l);
     cuda::rms_norm(DType::F32, x_, w.attn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
-    mm(xn_, T, C, w.wqkv, ldqkv, h16, qkv, false);
+    mm(xn_, T, w.qkv, h16, qkv, false);
     // The k heads follow the q heads in each row: one launch rotates both.
     cuda::rope(h16, qkv, ldqkv, inv_freq_, d_pos_, T, H + KVH, D, interleaved_, s);
     // This batch's keys/values first: tokens of one sequence attend to each other.
     cuda::kv_store(h16, qkv + Q, qkv + Q + KV, ldqkv, kv, d_meta_, T, s);
     cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
-    mm(att_, T, Q, w.wo, C, DType::F32, x_, true);  // x += att Wo^T
+    mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
     cuda::rms_norm(DType::F32, x_, w.ffn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
-    mm(xn_, T, C, w.wgu, 2 * F, h16, gu_, false);
+    mm(xn_, T, w.gu, h16, gu_, false);
     cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
-    mm(h_, T, F, w.wdown, C, DType::F32, x_, true);  // x += h Wdown^T
+    mm(h_, T, w.down, DType::F32, x_, true);  // x += h Wdown^T
   }
 }
 
-void CudaLlamaRunner::mm(const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
-                         bool accumulate) {
-  // One row and K <= 4096: the GEMV streams the weights a little faster than cuBLAS (H100, from
-  // HBM: QKV 6.6 vs 7.0 us, o 5.3 vs 6.3, gate|up 25.1 vs 25.2); down (K = 8192) was 6% slower and
-  // at 4 rows the GEMV was slower on every shape (QKV 11.5 vs 7.4 us), so those go to cuBLAS.
-  const cudaStream_t s = stream_.get();
-  if (M == 1 && K <= 4096 && cuda::gemv_fits(DType::F16, M, K))
-    cuda::gemv(DType::F16, x, M, K, w, N, y_t, y, accumulate, s);
-  else blas_.matmul(DType::F16, x, M, K, w, N, y_t, y, accumulate, s);
+void CudaLlamaRunner::mm(const void* x, int64_t M, const CudaLinear& w, DType y_t, void* y, bool accumulate) {
+  linear_matmul(w, x, M, y_t, y, accumulate, blas_, scratch_, stream_.get(), opt_.w4_max_rows);
+}
+
+void CudaLlamaRunner::mm_f16(const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y) {
+  CudaLinear head;
+  head.N = N;
+  head.K = K;
+  head.f16 = w;
+  linear_matmul(head, x, M, y_t, y, false, blas_, scratch_, stream_.get());
 }
 
 void CudaLlamaRunner::greedy_head(int64_t n_out) {
@@ -202,7 +319,7 @@ void CudaLlamaRunner::greedy_head(int64_t n_out) {
   const auto* h16 = static_cast<const uint16_t*>(hid16_);
   for (int64_t m0 = 0; m0 < n_out; m0 += max_out_) {
     const int64_t m = std::min(max_out_, n_out - m0);
-    mm(h16 + m0 * C, m, C, output_, V, DType::F32, logits_, false);  // (m, V)
+    mm_f16(h16 + m0 * C, m, C, output_, V, DType::F32, logits_);  // (m, V)
     cuda::argmax_rows(logits_, m, V, d_next_ + m0, s);
   }
 }
@@ -331,7 +448,7 @@ void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int
   if (rows.empty()) {
     for (int64_t m0 = 0; m0 < n; m0 += max_out_) {
       const int64_t m = std::min(max_out_, n - m0);
-      mm(h16 + m0 * C, m, C, output_, V, DType::F32, logits_, false);
+      mm_f16(h16 + m0 * C, m, C, output_, V, DType::F32, logits_);
       SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * V, logits_, size_t(m * V) * 4, cudaMemcpyDeviceToHost, st));
       stream_.sync();
     }

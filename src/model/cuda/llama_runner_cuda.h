@@ -1,8 +1,11 @@
-// model/cuda/llama_runner_cuda.h — runs a LlamaModel on the GPU: FP16 weights in device memory, a
-// device KV cache (FP16) with the CPU runner's slots and shared prefixes, batched prefill and decode,
-// logits of all or selected vocabulary rows. Same contract as model/llama_runner.h.
+// model/cuda/llama_runner_cuda.h — runs a LlamaModel on the GPU: FP16 weights in device memory (the
+// Linears of a GPTQ 4-bit model in 4 bits), a device KV cache (FP16) with the CPU runner's slots and
+// shared prefixes, batched prefill and decode, logits of all or selected vocabulary rows. Same
+// contract as model/llama_runner.h.
 //
 //   si::CudaLlamaRunner r(model, {.n_slots = 4, .capacity = 1024});   // uploads weights as FP16
+//   auto g = si::LlamaModel::load("model-gptq", {.gptq_dequantize = false});   // no F16 copy in RAM
+//   si::CudaLlamaRunner r4(g, {});                                      // Linears stay 4-bit (W4A16)
 //   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
 //   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
@@ -14,20 +17,24 @@
 // and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
 // attention -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
-// matmul adding into the residual. Matmuls of one row (batch-1 decode steps) with K <= 4096 go to
-// the weight-streaming GEMV, the rest to cuBLASLt. With `graphs`, a batch shape seen before
+// matmul adding into the residual. Each matmul site's kernel follows its weight and the rows M
+// (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
+// -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Embeddings, norms and the LM head stay FP16
+// (GPTQ checkpoints store them so). With `graphs`, a batch shape seen before
 // replays a captured CUDA graph of the whole layer stack (decode steps cost one launch); for
 // append_greedy the graph also holds the final norm, the LM head and the argmax, so a greedy step
 // moves only token ids between host and device.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "formats/llama_config.h"
+#include "model/cuda/linear_cuda.h"
 #include "model/llama_model.h"
 #include "ops/cuda/cuda_ops.h"
 #include "ops/cuda/device.h"
@@ -41,6 +48,8 @@ struct CudaRunnerOptions {
   int max_tokens = 1024;        // tokens of one forward pass (activation buffers are sized for it)
   bool graphs = true;           // replay CUDA graphs for batch sizes up to graph_max_tokens
   int graph_max_tokens = 64;
+  bool gptq_4bit = true;        // a 4-bit GPTQ model keeps its Linears in 4 bits (false: FP16 on the GPU)
+  int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
 };
 
 class CudaLlamaRunner {
@@ -49,6 +58,11 @@ class CudaLlamaRunner {
   // Random FP16 weights made on the device (uniform, std 0.02; norms near 1): benchmarks of real
   // shapes without a host model.
   static std::unique_ptr<CudaLlamaRunner> random(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt);
+  // The same, except each layer's seven Linears, which `layer_linears(l)` gives as packed GPTQ
+  // 4-bit tensors (q k v o gate up down; "gptq" v1 zero points), uploaded as from a checkpoint.
+  using GptqLayerSource = std::function<std::vector<GptqPacked>(int layer)>;
+  static std::unique_ptr<CudaLlamaRunner> random_gptq(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt,
+                                                      const GptqLayerSource& layer_linears);
   ~CudaLlamaRunner();
 
   struct Append {
@@ -78,7 +92,9 @@ class CudaLlamaRunner {
   void copy_slot(int src, int dst, int n_tokens);
 
   const LlamaConfig& config() const { return cfg_; }
-  size_t weight_bytes() const { return weights_.bytes_used(); }
+  size_t weight_bytes() const { return weights_.bytes_used(); }  // all weights (embedding included)
+  size_t linear_weight_bytes() const { return linear_bytes_; }   // the seven Linears of every layer
+  int linears_4bit() const;                                       // matmul sites running 4-bit weights
   size_t kv_bytes() const { return kv_.bytes_used(); }
   size_t slot_bytes() const { return kv_.bytes_used() / size_t(opt_.n_slots); }
   size_t activation_bytes() const { return act_.bytes_used(); }
@@ -88,21 +104,27 @@ class CudaLlamaRunner {
   struct Layer {
     const float* attn_norm;  // (C)
     const float* ffn_norm;   // (C)
-    const void* wqkv;        // (Q + 2 KV, C) fp16: q rows, then k, then v
-    const void* wo;          // (C, Q)
-    const void* wgu;         // (2F, C): gate rows, then up
-    const void* wdown;       // (C, F)
+    CudaLinear qkv;          // (Q + 2 KV, C): q rows, then k, then v
+    CudaLinear o;            // (C, Q)
+    CudaLinear gu;           // (2F, C): gate rows, then up
+    CudaLinear down;         // (C, F)
   };
   CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved);
-  void allocate();
+  void allocate();                 // everything but the Linears
+  void allocate_f16_linears();     // FP16 Linears (filled by the caller)
+  // 4-bit Linears from `linear(layer, proj)` (proj as gptq_linear_prefix), then the scratch they need.
+  void upload_gptq(const std::function<cuda::GptqView(int layer, int proj)>& linear);
+  void allocate_scratch();         // LinearScratch for 4-bit sites (after the Linears exist)
   // Checks and uploads a batch, runs the layer stack (and with `greedy`, the greedy head on the
   // out_rows), replaying or capturing a graph per (T, greedy rows).
   void run(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
            std::span<const int32_t> out_rows, bool greedy);
   void layers(int64_t T);  // the layer stack on the device inputs already uploaded
   void greedy_head(int64_t n_out);  // d_next_ (n_out) = argmax of the logits of rows d_rows_
-  // y = x W^T (x (M, K) f16, W (N, K) f16): GEMV or cuBLASLt (see the .cpp for the measured choice).
-  void mm(const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y, bool accumulate);
+  // y = x W^T (x (M, K) f16): linear_matmul on the runner's stream and scratch.
+  void mm(const void* x, int64_t M, const CudaLinear& w, DType y_t, void* y, bool accumulate);
+  // FP16 weights (V, C) such as the LM head: GEMV or cuBLASLt.
+  void mm_f16(const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y);
   // An append batch as forward's arrays (positions from the slots' lengths; one output row per entry).
   void flatten(std::span<const Append> batch, std::vector<int32_t>* tokens, std::vector<int32_t>* slots,
                std::vector<int32_t>* pos, std::vector<int32_t>* out_rows) const;
@@ -114,8 +136,10 @@ class CudaLlamaRunner {
   bool interleaved_ = false;
   cuda::Stream stream_;
   cuda::Blas blas_;
-  cuda::DeviceArena weights_{"weights (fp16)"}, kv_{"kv-cache (fp16)"}, act_{"activations"};
+  cuda::DeviceArena weights_{"weights"}, kv_{"kv-cache (fp16)"}, act_{"activations"};
   std::vector<Layer> layer_;
+  size_t linear_bytes_ = 0;
+  LinearScratch scratch_;
   const void* tok_embd_ = nullptr;    // (V, C) fp16
   const void* output_ = nullptr;      // (V, C) fp16, tok_embd_ when tied
   const float* output_norm_ = nullptr;

@@ -29,6 +29,7 @@ template <typename T, bool kVec>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* q, int64_t ldq, T* out, int64_t ldo, int H,
                                                                 const T* ck, const T* cv, int KVH, int D, int cap,
                                                                 const TokenMeta* meta) {
+  pdl_trigger();  // a W4A16 o matmul may start loading its weights (it waits for out)
   extern __shared__ float smem[];
   float* ks = smem;                        // (kTile, D + 1): padded so lane j reading row j is conflict-free
   float* vs = ks + kTile * (D + 1);        // (kTile, D)

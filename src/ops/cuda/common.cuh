@@ -45,6 +45,22 @@ __device__ __forceinline__ float block_sum(float v) {
   return warp_sum(v);
 }
 
+// Programmatic dependent launch (sm_90): a kernel launched with the PDL attribute may start while the
+// kernel before it in the stream still runs; pdl_wait() blocks until that kernel has finished and
+// its writes are visible, so everything before it may only read what no earlier kernel writes (a
+// matmul's weights). pdl_trigger() lets the next PDL kernel start now. Both are no-ops when no
+// PDL launch is involved.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 template <typename F>
 void dispatch_float_type(DType t, const char* op, F&& f) {
   switch (t) {

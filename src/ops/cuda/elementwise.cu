@@ -21,6 +21,7 @@ __global__ void embedding_kernel(const Tt* table, int64_t C, const int32_t* ids,
 // One block per row; fp32 sum of squares, then the scaled row.
 template <typename Tx, typename Ty>
 __global__ void rms_norm_kernel(const Tx* x, const float* w, float eps, Ty* y, int64_t C) {
+  pdl_trigger();  // a W4A16 matmul after the norm may start loading its weights (it waits for y)
   const Tx* xr = x + int64_t(blockIdx.x) * C;
   Ty* yr = y + int64_t(blockIdx.x) * C;
   float ss = 0.0f;
@@ -56,6 +57,7 @@ __global__ void rope_kernel(T* x, int64_t ld, const float* inv_freq, const int32
 
 template <typename T>
 __global__ void swiglu_kernel(const T* gate, const T* up, int64_t ld_in, T* out, int64_t T_, int64_t F) {
+  pdl_trigger();  // (as in rms_norm_kernel: the down matmul's weights)
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= T_ * F) return;
   const int64_t t = idx / F, f = idx % F;

@@ -1,6 +1,8 @@
-// ops/cuda/w4a16.cu — the W4A16 kernels (layout and reasoning in w4a16.h).
+// ops/cuda/w4a16.cu — the W4A16 op (layout and reasoning in w4a16.h): dispatch to kernel 2
+// (w4a16_v2.cu) where it applies, kernel 1 (here) otherwise; the act-order column gather and the
+// dequantization to fp16 for cuBLAS.
 //
-// One block of 8 warps per 16 output rows; the warps split the input dimension (64-input chunks,
+// Kernel 1: one block of 8 warps per 16 output rows; the warps split the input dimension (64-input chunks,
 // warp w takes chunks w, w+8, ...) and reduce through shared memory at the end. Each lane issues
 // kUnroll 16-byte weight loads before using the first, which is what keeps HBM busy at batch 1.
 // Activation rows come from L1/L2 (x is small next to the weights).
@@ -9,31 +11,21 @@
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/device.h"
 #include "ops/cuda/w4a16.h"
+#include "ops/cuda/w4a16_common.cuh"
+#include "ops/cuda/w4a16_v2.h"
 
 namespace si::cuda {
 namespace {
 
+using w4::dequant2;
+using w4::mma16816;
+using w4::s_of;
+using w4::z_of;
+
 constexpr int kWarps = 8;
 constexpr int kUnroll = 8;  // 16-byte weight loads in flight per lane
 constexpr int kMaxRows = 64;
-
-__device__ __forceinline__ uint32_t dequant2(uint32_t w, int shift, __half2 z2, __half2 s2) {
-  // Nibbles at bits shift and shift+16 become fp16 1024+q (exponent bits 0x6400), then (q - z) * s.
-  uint32_t h = ((w >> shift) & 0x000F000Fu) | 0x64006400u;
-  __half2 v = __hmul2(__hsub2(*reinterpret_cast<__half2*>(&h), z2), s2);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-
-__device__ __forceinline__ void mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ __half2 z_of(uint32_t sz) { return __half2half2(__ushort_as_half((unsigned short)(sz & 0xffffu))); }
-__device__ __forceinline__ __half2 s_of(uint32_t sz) { return __half2half2(__ushort_as_half((unsigned short)(sz >> 16))); }
+int g_kernel = 2;  // w4a16_select_kernel
 
 // NB: batch tiles of 8 rows (M <= 8 * NB). All loads of a group of kUnroll chunks (weights, their
 // scale/zero words and, for one batch tile, the activations) are issued before the first use, so
@@ -42,7 +34,7 @@ __device__ __forceinline__ __half2 s_of(uint32_t sz) { return __half2half2(__ush
 template <int NB, typename Ty>
 __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(const uint4* __restrict__ wq, const uint32_t* __restrict__ sz,
                                                             const __half* __restrict__ x, int M, int K, int N, int G,
-                                                            Ty* __restrict__ y, bool accumulate) {
+                                                            Ty* __restrict__ y, int64_t ldy, bool accumulate) {
   constexpr int kU = NB == 1 ? 4 : kUnroll;
   constexpr int kChains = NB == 1 ? 4 : NB == 2 ? 2 : 1;
   constexpr bool kPrefetchX = NB == 1;
@@ -136,53 +128,65 @@ __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(const uint4* __restr
     const int n = nt * 16 + (l >> 2) + (i >= 2 ? 8 : 0);
     const int m = b * 8 + (l & 3) * 2 + (i & 1);
     if (m < M) {
-      Ty* o = y + int64_t(m) * N + n;
+      Ty* o = y + int64_t(m) * ldy + n;
       *o = from_f32<Ty>(accumulate ? to_f32(*o) + v : v);
     }
   }
 }
 
 __global__ void permute_cols_kernel(const __half* x, const int32_t* perm, int64_t M, int64_t K, __half* out) {
+  pdl_trigger();  // the W4A16 matmul after it may start loading its weights (it waits for out)
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= M * K) return;
   const int64_t m = i / K, j = i % K;
   out[i] = x[m * K + (perm ? perm[j] : j)];
 }
 
-// One thread per packed 32-bit word: 8 weights of rows r, r+8 at 4 inputs.
-__global__ void dequantize_kernel(const uint32_t* packed, const uint32_t* sz, int64_t K, int64_t N, int G, __half* out) {
+// One thread per lane's 16 packed bytes: rows r and r+8 at its 16 consecutive inputs, stored as two
+// 16-byte runs per row (the four lanes of a row write 128 contiguous bytes).
+__global__ void dequantize_kernel(const uint4* packed, const uint32_t* sz, int64_t K, int64_t N, int G, __half* out) {
   const int64_t chunks = K / 64;
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= N / 16 * chunks * 128) return;
-  const int t = int(idx % 4), lane = int((idx / 4) % 32);
-  const int64_t c = (idx / 128) % chunks, nt = idx / (128 * chunks);
-  const int r = lane >> 2, q = lane & 3;
-  const uint32_t w = packed[idx];
-  const int64_t j = c * 64 + q * 16 + 4 * t;
-  const int64_t n = nt * 16 + r;
-  const uint32_t s0 = sz[(j / G) * N + n], s8 = sz[(j / G) * N + n + 8];
-  const uint32_t lo0 = dequant2(w, 0, z_of(s0), s_of(s0)), lo8 = dequant2(w, 4, z_of(s8), s_of(s8));
-  const uint32_t hi0 = dequant2(w, 8, z_of(s0), s_of(s0)), hi8 = dequant2(w, 12, z_of(s8), s_of(s8));
-  auto put = [&](int64_t row, int64_t col, uint32_t two) {  // two fp16: inputs col, col + 1
-    out[row * K + col] = __ushort_as_half((unsigned short)(two & 0xffffu));
-    out[row * K + col + 1] = __ushort_as_half((unsigned short)(two >> 16));
-  };
-  put(n, j, lo0);
-  put(n + 8, j, lo8);
-  put(n, j + 2, hi0);
-  put(n + 8, j + 2, hi8);
+  if (idx >= N / 16 * chunks * 32) return;
+  const int lane = int(idx % 32), r = lane >> 2, q = lane & 3;
+  const int64_t c = (idx / 32) % chunks, nt = idx / (32 * chunks);
+  const uint4 wv = packed[idx];
+  const int64_t j0 = c * 64 + q * 16, n = nt * 16 + r, g = j0 / G;  // G % 16 == 0: one group
+  const uint32_t s0 = sz[g * N + n], s8 = sz[g * N + n + 8];
+  const __half2 z0 = z_of(s0), sc0 = s_of(s0), z8 = z_of(s8), sc8 = s_of(s8);
+  const uint32_t ww[4] = {wv.x, wv.y, wv.z, wv.w};
+  uint32_t a[8], b[8];  // rows r and r+8, inputs j0 + 2i, 2i + 1
+#pragma unroll
+  for (int t = 0; t < 4; ++t) {
+    a[2 * t] = dequant2(ww[t], 0, z0, sc0);
+    a[2 * t + 1] = dequant2(ww[t], 8, z0, sc0);
+    b[2 * t] = dequant2(ww[t], 4, z8, sc8);
+    b[2 * t + 1] = dequant2(ww[t], 12, z8, sc8);
+  }
+  uint4* o0 = reinterpret_cast<uint4*>(out + n * K + j0);
+  uint4* o8 = reinterpret_cast<uint4*>(out + (n + 8) * K + j0);
+  o0[0] = make_uint4(a[0], a[1], a[2], a[3]);
+  o0[1] = make_uint4(a[4], a[5], a[6], a[7]);
+  o8[0] = make_uint4(b[0], b[1], b[2], b[3]);
+  o8[1] = make_uint4(b[4], b[5], b[6], b[7]);
 }
 
 template <typename Ty>
-void launch(const W4Weight& w, const __half* x, int M, Ty* y, bool accumulate, cudaStream_t s) {
+void launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
   const unsigned grid = unsigned(w.N / 16);
   const auto* wq = static_cast<const uint4*>(w.packed);
   const int K = int(w.K), N = int(w.N), G = w.group_size;
-  if (M <= 8) w4a16_kernel<1, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, accumulate);
-  else if (M <= 16) w4a16_kernel<2, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, accumulate);
-  else if (M <= 32) w4a16_kernel<4, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, accumulate);
-  else w4a16_kernel<8, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, accumulate);
+  if (M <= 8) w4a16_kernel<1, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, ldy, accumulate);
+  else if (M <= 16) w4a16_kernel<2, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, ldy, accumulate);
+  else if (M <= 32) w4a16_kernel<4, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, ldy, accumulate);
+  else w4a16_kernel<8, Ty><<<grid, kWarps * 32, 0, s>>>(wq, w.sz, x, M, K, N, G, y, ldy, accumulate);
   SI_CUDA_LAUNCHED("w4a16_kernel");
+}
+
+template <typename Ty>
+void launch_any(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
+  if (g_kernel == 2 && v2::launch(w, x, M, y, ldy, accumulate, s)) return;
+  launch(w, x, M, y, ldy, accumulate, s);
 }
 
 }  // namespace
@@ -194,8 +198,15 @@ void permute_cols(const W4Weight& w, const void* x, int64_t M, void* out, cudaSt
   SI_CUDA_LAUNCHED("permute_cols_kernel");
 }
 
+void w4a16_select_kernel(int version) {
+  SI_CHECK(version == 1 || version == 2, "w4a16: kernel {} does not exist (1 or 2)", version);
+  g_kernel = version;
+}
+
+int w4a16_kernel() { return g_kernel; }
+
 void w4a16_matmul(const W4Weight& w, const void* x, int64_t M, DType y_t, void* y, bool accumulate, void* scratch,
-                  cudaStream_t s) {
+                  cudaStream_t s, int64_t ldy) {
   SI_CHECK(w.packed && w.sz, "w4a16: weight not uploaded");
   SI_CHECK(y_t == DType::F32 || y_t == DType::F16, "w4a16: output must be F32 or F16, got {}", dtype_name(y_t));
   SI_CHECK(!w.perm || scratch, "w4a16: an act-order weight needs scratch space for the permuted activations");
@@ -205,18 +216,20 @@ void w4a16_matmul(const W4Weight& w, const void* x, int64_t M, DType y_t, void* 
     permute_cols(w, x, M, scratch, s);
     xs = static_cast<const __half*>(scratch);
   }
+  if (ldy == 0) ldy = w.N;
+  SI_CHECK(ldy >= w.N, "w4a16: output row stride {} is below the weight's {} outputs", ldy, w.N);
   const size_t ysz = y_t == DType::F32 ? 4 : 2;
   for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
     const int rows = int(M - m0 < kMaxRows ? M - m0 : kMaxRows);
-    void* yb = static_cast<char*>(y) + size_t(m0 * w.N) * ysz;
-    if (y_t == DType::F32) launch(w, xs + m0 * w.K, rows, static_cast<float*>(yb), accumulate, s);
-    else launch(w, xs + m0 * w.K, rows, static_cast<__half*>(yb), accumulate, s);
+    void* yb = static_cast<char*>(y) + size_t(m0 * ldy) * ysz;
+    if (y_t == DType::F32) launch_any(w, xs + m0 * w.K, rows, static_cast<float*>(yb), ldy, accumulate, s);
+    else launch_any(w, xs + m0 * w.K, rows, static_cast<__half*>(yb), ldy, accumulate, s);
   }
 }
 
 void w4_dequantize(const W4Weight& w, void* out, cudaStream_t s) {
-  const int64_t words = w.N / 16 * (w.K / 64) * 128;
-  dequantize_kernel<<<blocks_for(words, 256), 256, 0, s>>>(static_cast<const uint32_t*>(w.packed), w.sz, w.K, w.N,
+  const int64_t lanes = w.N / 16 * (w.K / 64) * 32;
+  dequantize_kernel<<<blocks_for(lanes, 256), 256, 0, s>>>(static_cast<const uint4*>(w.packed), w.sz, w.K, w.N,
                                                            w.group_size, static_cast<__half*>(out));
   SI_CUDA_LAUNCHED("dequantize_kernel");
 }

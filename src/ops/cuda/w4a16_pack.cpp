@@ -18,7 +18,52 @@ int zero_at(const GptqView& g, int64_t grp, int64_t n) {
   return z + (g.zeros_minus_one ? 1 : 0);
 }
 
+// g_idx[k] == k / G for every k (or no g_idx): the natural order, no permutation.
+bool natural_order(const GptqView& g) {
+  if (!g.g_idx) return true;
+  for (int64_t k = 0; k < g.K; ++k)
+    if (g.g_idx[k] != k / g.group_size) return false;
+  return true;
+}
+
 }  // namespace
+
+bool w4_same_order(const GptqView& a, const GptqView& b) {
+  if (a.K != b.K || a.group_size != b.group_size) return false;
+  const bool na = natural_order(a), nb = natural_order(b);
+  if (na || nb) return na && nb;
+  return std::equal(a.g_idx, a.g_idx + a.K, b.g_idx);
+}
+
+W4Packed w4_pack(const GptqView* parts, size_t n_parts) {
+  SI_CHECK(n_parts > 0, "w4a16: nothing to pack");
+  if (n_parts == 1) return w4_pack(parts[0]);
+  W4Packed out;
+  int64_t N = 0;
+  for (size_t i = 0; i < n_parts; ++i) {
+    const GptqView& g = parts[i];
+    SI_CHECK(w4_same_order(parts[0], g), "w4a16: Linears packed side by side need the same K ({} vs {}), group size "
+             "({} vs {}) and input order", parts[0].K, g.K, parts[0].group_size, g.group_size);
+    N += g.N;
+  }
+  std::vector<W4Packed> each;
+  for (size_t i = 0; i < n_parts; ++i) each.push_back(w4_pack(parts[i]));
+  out.K = parts[0].K;
+  out.N = N;
+  out.group_size = each[0].group_size;
+  out.perm = each[0].perm;
+  // packed: (N/16, K/64, 32, 4) words, so parts follow each other; sz: (groups, N), rows interleave.
+  for (const W4Packed& p : each) out.packed.insert(out.packed.end(), p.packed.begin(), p.packed.end());
+  const int64_t groups = int64_t(each[0].sz.size()) / each[0].N;
+  out.sz.resize(size_t(groups * N));
+  int64_t n0 = 0;
+  for (const W4Packed& p : each) {
+    for (int64_t g = 0; g < groups; ++g)
+      std::copy_n(p.sz.begin() + g * p.N, p.N, out.sz.begin() + g * N + n0);
+    n0 += p.N;
+  }
+  return out;
+}
 
 W4Packed w4_pack(const GptqView& g) {
   const int64_t K = g.K, N = g.N, G = g.group_size;
@@ -77,7 +122,11 @@ W4Packed w4_pack(const GptqView& g) {
 }
 
 W4Weight w4_upload(const GptqView& g, DeviceArena& arena, const Stream& s) {
-  const W4Packed p = w4_pack(g);
+  return w4_upload(&g, 1, arena, s);
+}
+
+W4Weight w4_upload(const GptqView* parts, size_t n_parts, DeviceArena& arena, const Stream& s) {
+  const W4Packed p = w4_pack(parts, n_parts);
   W4Weight w;
   w.K = p.K;
   w.N = p.N;

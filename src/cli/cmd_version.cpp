@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "core/system.h"
+#include "intent/cuda_module.h"
 
 #ifndef SHOPINTENT_VERSION
 #define SHOPINTENT_VERSION "dev"
@@ -14,7 +15,8 @@ void register_version(CLI::App& app) {
   cmd->callback([] {
     fmt::print("shopintent {}\ncpu: {}\ncuda: {}\n", SHOPINTENT_VERSION, cpu_features_str(),
 #ifdef SHOPINTENT_HAVE_CUDA
-               "built"
+               // Not loaded here: `version` stays as small as a CPU-only build.
+               fmt::format("built, backend module {} (loaded by --device cuda)", cuda_module_path())
 #else
                "not built"
 #endif

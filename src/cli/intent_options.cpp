@@ -3,10 +3,8 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "intent/cuda_module.h"
 #include "intent/llama_backend.h"
-#ifdef SHOPINTENT_HAVE_CUDA
-#include "intent/cuda_backend.h"
-#endif
 
 namespace si::cli {
 
@@ -28,33 +26,35 @@ void IntentCli::add_to(CLI::App* cmd) {
 
 namespace {
 
-[[maybe_unused]] constexpr const char* kNoCudaBuild =
-    "--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu";
-
-std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& model) {
-  const int slots = o.cache_slots + o.batch;
-  if (o.device == "cpu")
-    return std::make_unique<LlamaBackend>(model, RunnerOptions{.n_threads = o.threads, .n_slots = slots, .capacity = o.ctx});
+// --device cuda: the CUDA module, loaded only now (intent/cuda_module.h says why), and a check for a
+// GPU; both before any model is loaded. nullptr for --device cpu.
+const CudaModule* cuda_module_for(const IntentCli& o) {
+  if (o.device != "cuda") return nullptr;
 #ifdef SHOPINTENT_HAVE_CUDA
-  // A pass holds a batch of requests or of catalog prefixes; longer batches run as several passes.
-  // Decode steps of a batch feed a few tokens per request: graphs for passes up to 256 tokens.
-  const int max_tokens = std::max(1024, std::min(4096, o.batch * o.ctx / 2));
-  return std::make_unique<CudaBackend>(model, CudaRunnerOptions{.n_slots = slots, .capacity = o.ctx,
-                                                                .max_tokens = max_tokens, .graph_max_tokens = 256});
+  const CudaModule& cuda = load_cuda_module(cuda_module_path());
+  if (!cuda.device_available())
+    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
+  return &cuda;
 #else
-  fail("{}", kNoCudaBuild);
+  fail("--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu");
 #endif
+}
+
+std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& model, const CudaModule* cuda) {
+  const int slots = o.cache_slots + o.batch;
+  if (cuda) {
+    // A pass holds a batch of requests or of catalog prefixes; longer batches run as several passes.
+    // Decode steps of a batch feed a few tokens per request: graphs for passes up to 256 tokens.
+    const int max_tokens = std::max(1024, std::min(4096, o.batch * o.ctx / 2));
+    return cuda->make_backend(model, {.n_slots = slots, .capacity = o.ctx, .max_tokens = max_tokens, .graph_max_tokens = 256});
+  }
+  return std::make_unique<LlamaBackend>(model, RunnerOptions{.n_threads = o.threads, .n_slots = slots, .capacity = o.ctx});
 }
 
 }  // namespace
 
 std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
-#ifndef SHOPINTENT_HAVE_CUDA
-  if (o.device == "cuda") fail("{}", kNoCudaBuild);  // before loading anything
-#else
-  if (o.device == "cuda" && !cuda::available())
-    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
-#endif
+  const CudaModule* cuda = cuda_module_for(o);  // before loading anything
   auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer), LlamaModel::load(o.model), nullptr, nullptr});
   IntentOptions eo;
   eo.mode = o.decode == "free" ? DecodeMode::Free : DecodeMode::Constrained;
@@ -62,7 +62,7 @@ std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
   eo.cache_slots = o.cache_slots;
   eo.use_cache = !o.no_cache;
   eo.max_new_tokens = o.max_new_tokens;
-  s->backend = make_backend(o, s->model);
+  s->backend = make_backend(o, s->model, cuda);
   s->engine = std::make_unique<IntentEngine>(*s->backend, s->tokenizer, s->spec, eo);
   return s;
 }

@@ -1,5 +1,6 @@
 // cli/intent_options.h — the options `classify` and `eval` share, and the engine they build
-// (--device cpu: the CPU runner; --device cuda: the CUDA runner, in CUDA builds on a GPU machine).
+// (--device cpu: the CPU runner; --device cuda: the CUDA runner of the dlopened libshopintent-cuda.so,
+// in CUDA builds on a GPU machine).
 #pragma once
 
 #include <memory>

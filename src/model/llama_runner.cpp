@@ -75,7 +75,9 @@ void LlamaRunner::forward(std::span<const int32_t> tokens, std::span<const int32
   };
   auto add = [&](const TensorView& a, const TensorView& r) { ref ? ops::add_ref(a, r) : ops::add(a, r, pool_); };
 
-  ref ? ops::embedding_ref(w.tok_embd, tokens, x) : ops::embedding(w.tok_embd, tokens, x, pool_);
+  if (ref) ops::embedding_ref(w.tok_embd, tokens, x);
+  else if (const ops::PackedWeight* p = model_.packed(w.tok_embd)) ops::embedding(*p, tokens, x, pool_);  // tied
+  else ops::embedding(w.tok_embd, tokens, x, pool_);
   const ops::RopeTable rope = ops::rope_table(pos, model_.rope_inv_freq());
   const ops::RopePairing pairing = model_.rope_pairing();
   std::vector<ops::AttnSource> src(static_cast<size_t>(T));

@@ -73,6 +73,11 @@ float PackedWeight::value(int64_t r, int64_t k) const {
   return cpu::packed_value(dtype_, data(), cols_, r, k);
 }
 
+void PackedWeight::dequantize_row(int64_t r, float* out) const {
+  SI_CHECK(r >= 0 && r < rows_, "PackedWeight::dequantize_row: row {} outside [0, {})", r, rows_);
+  for (int64_t k = 0; k < cols_; ++k) out[k] = cpu::packed_value(dtype_, data(), cols_, r, k);
+}
+
 void matmul(const TensorView& x, const PackedWeight& w, const TensorView& y, ThreadPool& pool) {
   expect_f32(x, "matmul", "x");
   expect_f32(y, "matmul", "y");

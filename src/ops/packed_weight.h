@@ -34,6 +34,10 @@ class PackedWeight {
   uint64_t bytes() const { return bytes_; }
   const uint8_t* data() const { return data_.get(); }
   float value(int64_t r, int64_t k) const;  // element (r, k) dequantized: tests and debugging
+  // Row r dequantized into out (cols() floats), equal to dequantizing the source row: the embedding
+  // lookup of a tied output matrix reads the packed copy, so the released file pages stay released
+  // (a fault on them maps the page cache's whole large folio, 2 MiB, per row looked up).
+  void dequantize_row(int64_t r, float* out) const;
 
  private:
   DType dtype_ = DType::Q8_0;

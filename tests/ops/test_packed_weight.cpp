@@ -12,6 +12,7 @@
 #include "core/mmap.h"
 #include "ops/cpu/gemm_packed.h"
 #include "ops/cpu/quants.h"
+#include "ops/embedding.h"
 #include "ops/matmul.h"
 #include "ops/packed_weight.h"
 #include "ops_test_util.h"
@@ -56,6 +57,24 @@ TEST(PackedWeight, HoldsTheFileValues) {
           ASSERT_EQ(p.value(r, k), row[size_t(k)]) << dtype_name(dt) << " row " << r << " col " << k;
       }
     }
+  }
+}
+
+// The embedding lookup on the packed copy (tied output matrices) gives the rows of the source table.
+TEST(PackedWeight, EmbeddingFromThePackedCopyEqualsTheSourceTable) {
+  ThreadPool pool(2);
+  for (DType dt : kPacked) {
+    const int64_t V = 37, K = cpu::packed_layout(dt).block == 256 ? 512 : 96;
+    const Quantized q = quantized(dt, V, K, 7);
+    const ops::PackedWeight p = ops::PackedWeight::pack(q.w);
+    const std::vector<int32_t> ids = {0, 36, 5, 16, 5, 31};
+    std::vector<float> from_source(ids.size() * size_t(K)), from_packed(ids.size() * size_t(K), -1.0f);
+    const int64_t T = int64_t(ids.size());
+    ops::embedding(q.w, ids, view(from_source, {T, K}), pool);
+    ops::embedding(p, ids, view(from_packed, {T, K}), pool);
+    EXPECT_EQ(from_packed, from_source) << dtype_name(dt);
+    const std::vector<int32_t> bad = {3, 37};
+    EXPECT_THROW(ops::embedding(p, bad, view(from_packed, {2, K}), pool), Error) << dtype_name(dt);
   }
 }
 

@@ -12,6 +12,10 @@
 namespace si::cli {
 namespace {
 
+std::string stage_str(const char* name, const GptqStageTime& t) {
+  return fmt::format("{} {:.1f}/{:.1f}", name, t.wall, t.cpu);
+}
+
 void run_gptq(const GgufQuantizeOptions& o, GptqModelOptions& g) {
   if (g.calib.empty()) fail("--to {}: GPTQ needs calibration rows: --calib FILE (a datagen JSONL split)", o.to);
   gptq_parse_target(o.to, g.gptq);
@@ -32,6 +36,13 @@ void run_gptq(const GgufQuantizeOptions& o, GptqModelOptions& g) {
              r.quantize_seconds);
   fmt::print("mean relative error ||WX-QX||^2/||WX||^2: {}\n", errs);
   if (worst) fmt::print("worst: layer {} {} {:.2e}\n", worst->layer, worst->name, worst->rel_err);
+  const GptqStages& s = r.stages;
+  fmt::print("stages (wall s / process cpu s): {}, {}, {}, {}, {} (Cholesky {:.1f} wall), {}, {}\n",
+             stage_str("calibration", s.calib), stage_str("weights", s.load), stage_str("forward", s.forward),
+             stage_str("hessian", s.hessian), stage_str("solve", s.quantize), s.factor_wall, stage_str("pack", s.pack),
+             stage_str("write", s.write));
+  fmt::print("peak RSS {:.2f} GiB{}{}\n", double(r.peak_rss_bytes) / (1 << 30), r.memory_note.empty() ? "" : "; ",
+             r.memory_note);
 }
 
 }  // namespace

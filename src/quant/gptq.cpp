@@ -228,7 +228,9 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   }
   r.damp = o.damp_percent;
   double lambda = 0;
+  const auto t_factor = std::chrono::steady_clock::now();
   const std::vector<float> u = inverse_cholesky_upper(h, in, r.damp, lambda);
+  r.factor_seconds = seconds_since(t_factor);
   // ||W' - Q||^2 (W' = W with dead inputs zeroed) for the error identity below.
   double dw2 = 0;
   h.clear();

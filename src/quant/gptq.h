@@ -70,6 +70,7 @@ struct GptqResult {
   double damp = 0;           // damp_percent actually used (raised when H + damp I was not positive definite)
   int64_t dead = 0;          // inputs with H_ii = 0
   double seconds = 0;
+  double factor_seconds = 0; // of which the Cholesky factor of H^-1
 };
 
 // w (out, in) row-major fp32; h from calibration. Throws si::Error on bad options.

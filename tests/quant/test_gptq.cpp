@@ -3,42 +3,19 @@
 // dequantizes to exactly the weight it reports.
 #include <cmath>
 #include <iostream>
-#include <random>
 
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "core/half.h"
 #include "quant/gptq.h"
+#include "gptq_test_data.h"
 
 namespace si {
 namespace {
 
-std::vector<float> normal(int64_t n, uint32_t seed, float stddev) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, stddev);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// Calibration rows with correlated channels and a few loud ones (as LLM activations have):
-// x = z M + noise, with channel scales spread over two orders of magnitude.
-std::vector<float> correlated_inputs(int64_t rows, int64_t in, uint32_t seed) {
-  const int64_t k = in / 4;
-  const std::vector<float> z = normal(rows * k, seed, 1.0f), m = normal(k * in, seed + 1, 1.0f / std::sqrt(float(k)));
-  std::vector<float> x = normal(rows * in, seed + 2, 0.05f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < k; ++j) {
-      const float zr = z[size_t(r * k + j)];
-      for (int64_t i = 0; i < in; ++i) x[size_t(r * in + i)] += zr * m[size_t(j * in + i)];
-    }
-  for (int64_t i = 0; i < in; ++i) {
-    const float s = (i % 17 == 0) ? 10.0f : 0.3f + float(i % 5) / 5.0f;
-    for (int64_t r = 0; r < rows; ++r) x[size_t(r * in + i)] *= s;
-  }
-  return x;
-}
+using test::correlated_inputs;
+using test::normal;
 
 // ||W X^T - Q X^T||^2 over the rows of x, directly.
 double output_error(const std::vector<float>& w, const std::vector<float>& q, const std::vector<float>& x, int64_t out,

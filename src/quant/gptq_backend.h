@@ -56,7 +56,9 @@ class GptqBackend {
   // GPTQ (or round-to-nearest with `rtn`) of Linear p on the current H; the backend's copy of the
   // weight becomes the dequantized Q. The result's `w` is left empty.
   virtual GptqResult quantize(GptqProj p, const GptqOptions& o, bool rtn) = 0;
-  // "GPU: 3.1 GiB peak in our buffers, 4.0 GiB used on the device" or "" (CPU: see peak RSS).
+  // A copy of activation `a` (N, width) on the host: tests compare backends step by step.
+  virtual std::vector<float> activation(GptqAct a) = 0;
+  // What the backend's memory is: host activations, or device buffers and device use.
   virtual std::string memory_note() const { return ""; }
 };
 

@@ -72,6 +72,11 @@ class CpuBackend final : public GptqBackend {
     return r;
   }
 
+  std::vector<float> activation(GptqAct a) override {
+    const auto [data, width] = buffer(a);
+    return std::vector<float>(data, data + N_ * width);
+  }
+
   std::string memory_note() const override {
     size_t n = 0;
     for (const auto* b : {&x_, &xn_, &q_, &att_, &k_, &v_, &gate_, &up_}) n += b->size();

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/big_vector.h"
 #include "core/tensor.h"
 #include "formats/llama_config.h"
 #include "quant/gptq.h"
@@ -36,8 +37,8 @@ enum class GptqAct { x, xn, q, k, v, att, gate };
 
 // One decoder layer's weights as host fp32: w[p] (out, in) row-major for GptqProj p.
 struct GptqLayerWeights {
-  std::vector<float> w[7];
-  std::vector<float> attn_norm, ffn_norm;  // (C)
+  big_vector<float> w[7];
+  big_vector<float> attn_norm, ffn_norm;  // (C)
 };
 
 class GptqBackend {

@@ -64,7 +64,7 @@ class CpuBackend final : public GptqBackend {
   }
 
   GptqResult quantize(GptqProj p, const GptqOptions& o, bool rtn) override {
-    std::vector<float>& w = w_.w[p];
+    big_vector<float>& w = w_.w[p];
     const int64_t in = h_.in(), out = int64_t(w.size()) / in;
     GptqResult r = rtn ? rtn_quantize(w.data(), out, in, o, &h_) : gptq_quantize(w.data(), out, in, h_, o);
     w = std::move(r.w);
@@ -98,8 +98,8 @@ class CpuBackend final : public GptqBackend {
     }
     return {nullptr, 0};
   }
-  TensorView view(std::vector<float>& b, int64_t cols) { return TensorView{b.data(), DType::F32, {N_, cols}}; }
-  void norm(std::vector<float>& w) {
+  TensorView view(big_vector<float>& b, int64_t cols) { return TensorView{b.data(), DType::F32, {N_, cols}}; }
+  void norm(big_vector<float>& w) {
     const int64_t C = cfg_.hidden_size;
     ops::rms_norm(view(x_, C), TensorView{w.data(), DType::F32, {C}}, cfg_.rms_norm_eps, view(xn_, C), pool_);
   }
@@ -111,7 +111,7 @@ class CpuBackend final : public GptqBackend {
   int64_t N_, S_;
   // (N, C) x, xn (xn also takes the Linears' outputs added to x); (N, Q) q, att; (N, KV) k, v;
   // (N, F) gate (the SwiGLU); (kRows, F) up.
-  std::vector<float> x_, xn_, q_, att_, k_, v_, gate_, up_;
+  big_vector<float> x_, xn_, q_, att_, k_, v_, gate_, up_;
   GptqLayerWeights w_;
   GptqHessian h_{1};
 };

@@ -48,13 +48,13 @@ void gptq_parse_target(const std::string& to, GptqOptions& o) {
 
 namespace {
 
-std::vector<float> to_f32(const SafetensorsModel& st, const std::string& name, const Shape& shape) {
+big_vector<float> to_f32(const SafetensorsModel& st, const std::string& name, const Shape& shape) {
   const SafetensorsTensor& t = st.get(name);
   if (t.shape != shape)
     throw Error(fmt::format("tensor '{}' has shape {}, expected {} from the config", name, shape_str(t.shape),
                             shape_str(shape))).at(st.path());
   const int64_t n = t.view.numel();
-  std::vector<float> v(static_cast<size_t>(n));
+  big_vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     switch (t.dtype) {
       case DType::F32: v[size_t(i)] = t.view.as<const float>()[i]; break;

@@ -18,7 +18,7 @@ using test::correlated_inputs;
 using test::normal;
 
 // ||W X^T - Q X^T||^2 over the rows of x, directly.
-double output_error(const std::vector<float>& w, const std::vector<float>& q, const std::vector<float>& x, int64_t out,
+double output_error(const std::vector<float>& w, const big_vector<float>& q, const std::vector<float>& x, int64_t out,
                     int64_t in) {
   const int64_t rows = int64_t(x.size()) / in;
   double e = 0;
@@ -37,7 +37,7 @@ TEST(Gptq, HessianIsTwoOverNTimesXtX) {
   GptqHessian h(in);
   h.add(x.data(), 25, 2);
   h.add(x.data() + 25 * in, rows - 25, 3);
-  const std::vector<double> m = h.matrix();
+  const auto m = h.matrix();
   for (int64_t i = 0; i < in; ++i)
     for (int64_t j = 0; j < in; ++j) {
       double s = 0;
@@ -103,7 +103,7 @@ TEST(Gptq, ActOrderGIdxIsTheDescendingDiagonalOrder) {
   o.group_size = int(gs), o.desc_act = true;
   const GptqResult g = gptq_quantize(w.data(), out, in, h, o);
   // Every group holds exactly gs inputs, and they are the inputs of the k-th largest H_ii.
-  const std::vector<double> m = h.matrix();
+  const auto m = h.matrix();
   std::vector<int64_t> order(static_cast<size_t>(in));
   for (int64_t i = 0; i < in; ++i) order[size_t(i)] = i;
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return m[size_t(a * in + a)] > m[size_t(b * in + b)]; });
@@ -119,7 +119,7 @@ TEST(Gptq, ActOrderGIdxIsTheDescendingDiagonalOrder) {
   // The packed checkpoint dequantizes (through g_idx) to exactly the weight GPTQ reports.
   for (GptqFormat f : {GptqFormat::v1, GptqFormat::v2}) {
     const GptqPacked p = gptq_pack(g.codes, f);
-    std::vector<float> back(size_t(out * in));
+    big_vector<float> back(size_t(out * in));
     gptq_dequantize(p.view(), f, 0, out, back.data());
     EXPECT_EQ(back, g.w);
   }

@@ -125,7 +125,7 @@ TEST(GptqCuda, DeviceHessianEqualsTheCpuOne) {
   std::vector<double> m(size_t(in * in));
   SI_CUDA_CHECK(cudaMemcpyAsync(m.data(), hd.matrix(), m.size() * 8, cudaMemcpyDeviceToHost, s.get()));
   s.sync();
-  const std::vector<double> ref = h.matrix();
+  const auto ref = h.matrix();
   double d = 0, n = 0;
   for (size_t k = 0; k < m.size(); ++k) d += (m[k] - ref[k]) * (m[k] - ref[k]), n += ref[k] * ref[k];
   EXPECT_LT(std::sqrt(d / n), 1e-6);
@@ -188,7 +188,10 @@ TEST(GptqCuda, BackendStepsMatchTheCpuBackend) {
                             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     for (auto& x : b) {
       GptqLayerWeights w;
-      auto f32 = [&](const std::string& n) { return train::tensor_to_f32(st.get(n).view, n, fixture); };
+      auto f32 = [&](const std::string& n) {
+        const std::vector<float> v = train::tensor_to_f32(st.get(n).view, n, fixture);
+        return big_vector<float>(v.begin(), v.end());
+      };
       for (int p = 0; p < 7; ++p) w.w[p] = f32(lp + names[p] + ".weight");
       w.attn_norm = f32(lp + "input_layernorm.weight");
       w.ffn_norm = f32(lp + "post_attention_layernorm.weight");

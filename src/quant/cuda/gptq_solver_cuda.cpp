@@ -218,7 +218,7 @@ GptqResult gptq_quantize_cuda(const float* w, int64_t out, int64_t in, const Gpt
                               bool rtn) {
   SI_CHECK(h.in() == in, "GPTQ: Hessian is {} x {}, the layer has {} inputs", h.in(), h.in(), in);
   Stream s;
-  const std::vector<double> hm = h.matrix();
+  const big_vector<double> hm = h.matrix();
   DeviceBuffer dw(size_t(out * in) * 4, "w"), dh(hm.size() * 8, "h");
   dw.upload(w, dw.bytes(), s);
   dh.upload(hm.data(), dh.bytes(), s);

@@ -1,5 +1,6 @@
 // shopintent quantize --model M --to gguf:Q4_K_M --out FILE [-t N] [--name NAME]
 // shopintent quantize --model M --to gptq:BITS:GROUP[:act][:asym] --calib FILE [--samples N] --out DIR [--rtn]
+//                     [--device cpu|cuda]
 #include <map>
 
 #include <fmt/format.h>
@@ -8,13 +9,35 @@
 #include "core/error.h"
 #include "quant/gguf_quantize.h"
 #include "quant/gptq_model.h"
+#ifdef SHOPINTENT_HAVE_CUDA
+#include "intent/cuda_module.h"
+#endif
 
 namespace si::cli {
 namespace {
 
-void run_gptq(const GgufQuantizeOptions& o, GptqModelOptions& g) {
+// --device cuda: the GPU backend (checked before anything is loaded).
+void gptq_use_device(const std::string& device, GptqModelOptions& g) {
+  if (device != "cuda") return;
+#ifdef SHOPINTENT_HAVE_CUDA
+  const CudaModule& cuda = load_cuda_module(cuda_module_path());  // the executable links no CUDA (cuda_module.h)
+  if (!cuda.device_available())
+    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
+  g.backend = cuda.make_gptq_backend;
+#else
+  (void)g;
+  fail("--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu");
+#endif
+}
+
+std::string stage_str(const char* name, const GptqStageTime& t) {
+  return fmt::format("{} {:.1f}/{:.1f}", name, t.wall, t.cpu);
+}
+
+void run_gptq(const GgufQuantizeOptions& o, GptqModelOptions& g, const std::string& device) {
   if (g.calib.empty()) fail("--to {}: GPTQ needs calibration rows: --calib FILE (a datagen JSONL split)", o.to);
   gptq_parse_target(o.to, g.gptq);
+  gptq_use_device(device, g);
   g.model = o.model, g.out = o.out, g.threads = o.threads, g.quiet = o.quiet;
   const GptqModelResult r = gptq_quantize_model(g);
   // Mean relative output error ||WX - QX||^2 / ||WX||^2 per projection, and the worst Linear.
@@ -32,6 +55,13 @@ void run_gptq(const GgufQuantizeOptions& o, GptqModelOptions& g) {
              r.quantize_seconds);
   fmt::print("mean relative error ||WX-QX||^2/||WX||^2: {}\n", errs);
   if (worst) fmt::print("worst: layer {} {} {:.2e}\n", worst->layer, worst->name, worst->rel_err);
+  const GptqStages& s = r.stages;
+  fmt::print("stages (wall s / process cpu s): {}, {}, {}, {}, {} (Cholesky {:.1f} wall), {}, {}\n",
+             stage_str("calibration", s.calib), stage_str("weights", s.load), stage_str("forward", s.forward),
+             stage_str("hessian", s.hessian), stage_str("solve", s.quantize), s.factor_wall, stage_str("pack", s.pack),
+             stage_str("write", s.write));
+  fmt::print("peak RSS {:.2f} GiB{}{}\n", double(r.peak_rss_bytes) / (1 << 30), r.memory_note.empty() ? "" : "; ",
+             r.memory_note);
 }
 
 }  // namespace
@@ -40,6 +70,7 @@ void register_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize a model (HF safetensors dir or F32/F16/BF16 GGUF) to GGUF or GPTQ");
   auto o = std::make_shared<GgufQuantizeOptions>();
   auto g = std::make_shared<GptqModelOptions>();
+  auto device = std::make_shared<std::string>("cpu");
   o->threads = 1;
   cmd->add_option("--model,-m", o->model, "HF directory (config.json + *.safetensors + tokenizer.json) or .gguf")->required();
   cmd->add_option("--to", o->to, "gguf:F32|F16|BF16|Q8_0|Q4_0|Q4_K_M|Q5_K_M|Q6_K or gptq:BITS:GROUP[:act][:asym]")->required();
@@ -54,8 +85,11 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--damp", g->gptq.damp_percent, "gptq: dampening, fraction of the mean Hessian diagonal")->capture_default_str()->check(CLI::Range(1e-6, 0.99));
   cmd->add_flag("--rtn", g->rtn, "gptq: round to nearest on the same grid instead of GPTQ (for comparison)");
   cmd->add_flag("--v2", [g](int64_t) { g->format = GptqFormat::v2; }, "gptq: write GPTQModel's gptq_v2 zero points (default: v1 \"gptq\")");
-  cmd->callback([o, g] {
-    if (o->to.rfind("gptq:", 0) == 0) return run_gptq(*o, *g);
+  cmd->add_option("--device", *device, "gptq: cpu, or cuda (calibration forward, Hessians and solve on the GPU; CUDA builds only)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->callback([o, g, device] {
+    if (o->to.rfind("gptq:", 0) == 0) return run_gptq(*o, *g, *device);
+    if (*device != "cpu") fail("--device {}: only GPTQ quantization runs on a GPU; GGUF quantization is CPU work", *device);
     if (o->to.rfind("gguf:", 0) != 0 && o->to.find(':') != std::string::npos)
       fail("--to {}: this command writes GGUF; use gguf:<TYPE> (F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K)", o->to);
     const GgufQuantizeResult r = gguf_quantize(*o);

@@ -23,6 +23,7 @@ void register_merge(CLI::App& app);
 void register_classify(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_quickstart(CLI::App& app);
+void register_random_model(CLI::App& app);
 
 inline void register_all(CLI::App& app) {
   register_version(app);
@@ -40,6 +41,7 @@ inline void register_all(CLI::App& app) {
   register_classify(app);
   register_eval(app);
   register_quickstart(app);
+  register_random_model(app);
 }
 
 }  // namespace si::cli

@@ -1,6 +1,7 @@
 #include "core/system.h"
 
 #include <cpuid.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <string>
@@ -66,5 +67,12 @@ std::string cpu_features_str() {
 
 uint64_t peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
 uint64_t current_rss_bytes() { return status_kib("VmRSS") * 1024; }
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 }  // namespace si

@@ -17,5 +17,6 @@ std::string cpu_features_str();     // "AVX2 FMA F16C AVX512F ..."
 
 uint64_t peak_rss_bytes();          // high-water mark of resident memory (VmHWM)
 uint64_t current_rss_bytes();       // VmRSS
+double process_cpu_seconds();       // user + system CPU time of all threads so far (getrusage)
 
 }  // namespace si

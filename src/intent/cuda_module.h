@@ -4,6 +4,7 @@
 //   const si::CudaModule& cuda = si::load_cuda_module(si::cuda_module_path());  // throws one line
 //   if (!cuda.device_available()) ...                                             // no GPU / driver
 //   std::unique_ptr<si::LmBackend> b = cuda.make_backend(model, {.n_slots = 24, .capacity = 512});
+//   gptq_options.backend = cuda.make_gptq_backend;                                // quantize --device cuda
 //
 // Why a module: the CUDA runtime and cuBLASLt cost ~200 MB of resident memory as soon as they are
 // mapped, even when no GPU is touched; a CPU run of the executable must not pay that (issue 4's
@@ -13,7 +14,7 @@
 // The module is built from the same tree as the executable and shares C++ types with it
 // (LlamaModel, LmBackend, si::Error), so the table below is C++; only the entry point is extern "C"
 // for dlsym. abi_version comes first and never moves: bump kCudaModuleAbi whenever this header,
-// LmBackend or LlamaModel changes shape, and a stale module is refused instead of crashing.
+// LmBackend, LlamaModel or GptqBackend changes shape, and a stale module is refused instead of crashing.
 #pragma once
 
 #include <memory>
@@ -24,6 +25,9 @@
 namespace si {
 
 class LlamaModel;
+struct LlamaConfig;
+struct CalibSet;
+class GptqBackend;
 
 // The CUDA runner's options the CLI chooses (a subset of CudaRunnerOptions, free of CUDA headers).
 struct CudaBackendOptions {
@@ -33,7 +37,7 @@ struct CudaBackendOptions {
   int graph_max_tokens = 64;    // passes up to this many tokens replay CUDA graphs
 };
 
-inline constexpr int kCudaModuleAbi = 1;
+inline constexpr int kCudaModuleAbi = 2;
 
 struct CudaModule {
   int abi_version;  // kCudaModuleAbi of the module's build
@@ -41,6 +45,8 @@ struct CudaModule {
   bool (*device_available)();
   // The engine's backend on the GPU (uploads the weights); throws si::Error.
   std::unique_ptr<LmBackend> (*make_backend)(const LlamaModel& model, const CudaBackendOptions& options);
+  // GPTQ's work on the GPU (quant/cuda/gptq_backend_cuda.h); throws si::Error.
+  std::unique_ptr<GptqBackend> (*make_gptq_backend)(const LlamaConfig& cfg, const CalibSet& calib);
 };
 
 // The module's one exported symbol, found by name with dlsym.

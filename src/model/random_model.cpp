@@ -1,12 +1,19 @@
 #include "model/random_model.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "formats/gguf.h"
+#include "formats/safetensors.h"
 #include "ops/cpu/quants.h"
 #include "ops/rope.h"
 
@@ -123,6 +130,78 @@ void write_random_gguf(const LlamaConfig& cfg, const std::string& type, uint64_t
     matrix(n("ffn_down"), C, F, ty(n("ffn_down"), i));
   }
   out.write(path);
+}
+
+void write_random_hf(const LlamaConfig& cfg, DType dtype, uint64_t seed, const std::string& dir,
+                     const std::string& tokenizer) {
+  namespace fs = std::filesystem;
+  cfg.validate("random model");
+  SI_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
+           "random HF model: dtype {} is not F32, F16 or BF16", dtype_name(dtype));
+  if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
+    throw Error("output exists and is not an empty directory").at(dir).hint("choose a new --out or remove it");
+  if (!tokenizer.empty() && !fs::is_regular_file(tokenizer))
+    throw Error("no such tokenizer file").at(tokenizer).hint("pass a tokenizer.json");
+  SafetensorsWriter w;
+  w.set_metadata("format", "pt");
+  uint64_t tensor_seed = seed * 0x9E3779B97F4A7C15ull + 1;
+  // (rows, cols) uniform with std 0.02, or (cols) norms near 1, converted 64K values at a time.
+  auto add = [&](const std::string& name, Shape shape, bool norm) {
+    const uint64_t s = ++tensor_seed;
+    w.add(name, dtype, shape, [=](const SafetensorsWriter::ByteSink& emit) {
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      Rng rng{s * 0x2545F4914F6CDD1Dull + 7};
+      const float a = 0.02f * std::sqrt(3.0f);
+      std::vector<float> f(size_t(1) << 16);
+      std::vector<uint16_t> h(f.size());
+      for (int64_t k0 = 0; k0 < n; k0 += int64_t(f.size())) {
+        const int64_t m = std::min(int64_t(f.size()), n - k0);
+        for (int64_t i = 0; i < m; ++i) f[size_t(i)] = norm ? 1.0f + 0.1f * rng.uniform() : a * rng.uniform();
+        if (dtype == DType::F32) {
+          emit(f.data(), size_t(m) * 4);
+          continue;
+        }
+        for (int64_t i = 0; i < m; ++i) h[size_t(i)] = dtype == DType::F16 ? f32_to_f16(f[size_t(i)]) : f32_to_bf16(f[size_t(i)]);
+        emit(h.data(), size_t(m) * 2);
+      }
+    });
+  };
+  const int64_t C = cfg.hidden_size, F = cfg.intermediate_size;
+  add("model.embed_tokens.weight", {cfg.vocab_size, C}, false);
+  if (!cfg.tie_word_embeddings) add("lm_head.weight", {cfg.vocab_size, C}, false);
+  add("model.norm.weight", {C}, true);
+  for (int l = 0; l < cfg.n_layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}.", l);
+    add(p + "input_layernorm.weight", {C}, true);
+    add(p + "post_attention_layernorm.weight", {C}, true);
+    add(p + "self_attn.q_proj.weight", {cfg.q_dim(), C}, false);
+    add(p + "self_attn.k_proj.weight", {cfg.kv_dim(), C}, false);
+    add(p + "self_attn.v_proj.weight", {cfg.kv_dim(), C}, false);
+    add(p + "self_attn.o_proj.weight", {C, cfg.q_dim()}, false);
+    add(p + "mlp.gate_proj.weight", {F, C}, false);
+    add(p + "mlp.up_proj.weight", {F, C}, false);
+    add(p + "mlp.down_proj.weight", {C, F}, false);
+  }
+  nlohmann::json config = llama_config_to_hf_json(cfg);
+  config["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
+
+  // Everything goes to a temporary directory beside the target, renamed when complete.
+  const fs::path final_dir = fs::absolute(fs::path(dir)).lexically_normal();
+  const fs::path tmp = final_dir.parent_path() / fmt::format(".{}.tmp-{}", final_dir.filename().string(), ::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    w.write((tmp / "model.safetensors").string());
+    write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
+    if (!tokenizer.empty()) fs::copy_file(tokenizer, tmp / "tokenizer.json");
+    if (fs::exists(final_dir)) fs::remove(final_dir);  // empty, checked above
+    fs::rename(tmp, final_dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
 }
 
 }  // namespace si

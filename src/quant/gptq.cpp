@@ -33,20 +33,21 @@ void GptqHessian::add(const float* x, int64_t n_rows, int64_t n_samples) {
   // fp32 products over chunks of rows (BLAS), summed in fp64: the sum over thousands of tokens is
   // where fp32 would lose digits.
   constexpr int64_t kChunk = 4096;
-  std::vector<float> tmp(size_t(in_ * in_));
+  tmp_.resize(size_t(in_ * in_));  // kept: one allocation for every add()
+  float* tmp = tmp_.data();
   for (int64_t r0 = 0; r0 < n_rows; r0 += kChunk) {
     const int64_t n = std::min(kChunk, n_rows - r0);
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(in_), int(n), 1.0f, x + r0 * in_, int(in_), 0.0f,
-                tmp.data(), int(in_));
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(in_), int(n), 1.0f, x + r0 * in_, int(in_), 0.0f, tmp,
+                int(in_));
     for (int64_t i = 0; i < in_; ++i)
       for (int64_t j = i; j < in_; ++j) s_[size_t(i * in_ + j)] += double(tmp[size_t(i * in_ + j)]);
   }
   n_ += n_samples;
 }
 
-std::vector<double> GptqHessian::matrix() const {
+big_vector<double> GptqHessian::matrix() const {
   SI_CHECK(n_ > 0, "GPTQ: no calibration data was added to the Hessian");
-  std::vector<double> h(s_.size());
+  big_vector<double> h(s_.size());
   const double k = 2.0 / double(n_);
   for (int64_t i = 0; i < in_; ++i)
     for (int64_t j = i; j < in_; ++j) h[size_t(i * in_ + j)] = h[size_t(j * in_ + i)] = k * s_[size_t(i * in_ + j)];
@@ -128,13 +129,13 @@ void store_group(GptqUnpacked& u, const Grid& grid, int64_t g, int64_t out) {
 // One factorisation and one triangular inverse instead of three factorisations: with J the
 // reversal permutation, J H J = L L^T gives H = R R^T with R = J L J upper, so H^-1 = R^-T R^-1 and
 // U = R^-1. In memory, R stored column-major is L stored column-major read backwards.
-std::vector<float> inverse_cholesky_upper(const std::vector<double>& h, int64_t in, double& damp_percent, double& lambda) {
+big_vector<float> inverse_cholesky_upper(const big_vector<double>& h, int64_t in, double& damp_percent, double& lambda) {
   double mean = 0;
   for (int64_t i = 0; i < in; ++i) mean += h[size_t(i * in + i)];
   mean /= double(in);
   const int n = int(in);
   const size_t nn = size_t(in * in);
-  std::vector<double> a(nn);
+  big_vector<double> a(nn);
   for (;;) {
     lambda = damp_percent * mean;
     for (size_t k = 0; k < nn; ++k) a[k] = h[nn - 1 - k];  // J H J (symmetric: layout-free)
@@ -150,14 +151,14 @@ std::vector<float> inverse_cholesky_upper(const std::vector<double>& h, int64_t 
              damp_percent);
     damp_percent += 0.01;
   }
-  std::vector<float> u(nn, 0.0f);  // row-major: U[i][j] is column-major element (i, j) at j * n + i
+  big_vector<float> u(nn, 0.0f);  // row-major: U[i][j] is column-major element (i, j) at j * n + i
   for (int64_t i = 0; i < in; ++i)
     for (int64_t j = i; j < in; ++j) u[size_t(i * in + j)] = float(a[size_t(j * in + i)]);
   return u;
 }
 
-void measure(GptqResult& r, const float* w, int64_t out, int64_t in, const std::vector<double>& h) {
-  std::vector<float> d(size_t(out * in));
+void measure(GptqResult& r, const float* w, int64_t out, int64_t in, const double* h) {
+  big_vector<float> d(size_t(out * in));
   for (size_t k = 0; k < d.size(); ++k) d[k] = w[k] - r.w[k];
   r.err = gptq_quadratic_error(d.data(), out, in, h);
   r.ref = gptq_quadratic_error(w, out, in, h);
@@ -169,10 +170,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const std::vector<double>& h) {
-  std::vector<float> hf(h.begin(), h.end());
+double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const double* h) {
+  big_vector<float> hf(h, h + in * in);
   constexpr int64_t kRows = 256;  // (kRows, in) of D H at a time
-  std::vector<float> t(size_t(kRows * in));
+  big_vector<float> t(size_t(kRows * in));
   double e = 0;
   for (int64_t r0 = 0; r0 < out; r0 += kRows) {
     const int64_t n = std::min(kRows, out - r0);
@@ -193,7 +194,7 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   Grid grid{(1 << o.bits) - 1, o.sym, o.v1_zero && !o.sym, {}, {}};
 
   // Wt (in, out): column i of W is the contiguous row i here.
-  std::vector<float> wt(size_t(in * out));
+  big_vector<float> wt(size_t(in * out));
   for (int64_t oo = 0; oo < out; ++oo)
     for (int64_t i = 0; i < in; ++i) wt[size_t(i * out + oo)] = w[oo * in + i];
   // Per-channel: AutoGPTQ finds the grid once, from W as given (before dead columns are zeroed).
@@ -202,8 +203,8 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
     store_group(r.codes, grid, 0, out);
   }
 
-  std::vector<double> h = hess.matrix();
-  if (o.measure) r.ref = gptq_quadratic_error(w, out, in, h);
+  big_vector<double> h = hess.matrix();
+  if (o.measure) r.ref = gptq_quadratic_error(w, out, in, h.data());
   std::vector<uint8_t> dead(static_cast<size_t>(in), 0);
   for (int64_t i = 0; i < in; ++i)
     if (h[size_t(i * in + i)] == 0) {
@@ -217,18 +218,20 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   if (o.desc_act) {
     std::stable_sort(perm.begin(), perm.end(),
                      [&](int64_t a, int64_t b) { return h[size_t(a * in + a)] > h[size_t(b * in + b)]; });
-    std::vector<double> hp(h.size());
+    big_vector<double> hp(h.size());
     for (int64_t i = 0; i < in; ++i)
       for (int64_t j = 0; j < in; ++j) hp[size_t(i * in + j)] = h[size_t(perm[size_t(i)] * in + perm[size_t(j)])];
     h.swap(hp);
-    std::vector<float> wp(wt.size());
+    big_vector<float> wp(wt.size());
     for (int64_t i = 0; i < in; ++i)
       std::copy_n(wt.begin() + perm[size_t(i)] * out, out, wp.begin() + i * out);
     wt.swap(wp);
   }
   r.damp = o.damp_percent;
   double lambda = 0;
-  const std::vector<float> u = inverse_cholesky_upper(h, in, r.damp, lambda);
+  const auto t_factor = std::chrono::steady_clock::now();
+  const big_vector<float> u = inverse_cholesky_upper(h, in, r.damp, lambda);
+  r.factor_seconds = seconds_since(t_factor);
   // ||W' - Q||^2 (W' = W with dead inputs zeroed) for the error identity below.
   double dw2 = 0;
   h.clear();
@@ -290,7 +293,7 @@ GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptio
   r.codes = empty_codes(o, out, in);
   const int64_t gs = o.group_size < 0 ? in : o.group_size;
   Grid grid{(1 << o.bits) - 1, o.sym, o.v1_zero && !o.sym, {}, {}};
-  std::vector<float> wt(size_t(in * out));
+  big_vector<float> wt(size_t(in * out));
   for (int64_t oo = 0; oo < out; ++oo)
     for (int64_t i = 0; i < in; ++i) wt[size_t(i * out + oo)] = w[oo * in + i];
   r.w.assign(size_t(out * in), 0.0f);
@@ -309,7 +312,7 @@ GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptio
   }
   if (hess && o.measure) {
     SI_CHECK(hess->in() == in, "RTN: Hessian is {} x {}, the layer has {} inputs", hess->in(), hess->in(), in);
-    measure(r, w, out, in, hess->matrix());
+    measure(r, w, out, in, hess->matrix().data());
   }
   r.seconds = seconds_since(t0);
   return r;

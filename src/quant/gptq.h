@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/big_vector.h"
 #include "quant/gptq_pack.h"
 
 namespace si {
@@ -50,19 +51,19 @@ class GptqHessian {
   int64_t in() const { return in_; }
   int64_t samples() const { return n_; }
   // H (in, in) row-major, symmetric, scaled by 2 / samples.
-  std::vector<double> matrix() const;
+  big_vector<double> matrix() const;
   // The same with H = identity (tests): n = 1 and sum x x^T = I / 2.
   static GptqHessian identity(int64_t in);
 
  private:
   int64_t in_ = 0, n_ = 0;
-  std::vector<double> s_;  // sum x x^T, upper triangle filled
-  std::vector<float> tmp_;
+  big_vector<double> s_;  // (in, in) sum x x^T, upper triangle filled
+  big_vector<float> tmp_; // (in, in) one chunk's fp32 product
 };
 
 struct GptqResult {
   GptqUnpacked codes;        // codes, zero points, fp16 scales, g_idx
-  std::vector<float> w;      // (out, in) the dequantized weight, scales[g] * (q - zero)
+  big_vector<float> w;       // (out, in) the dequantized weight, scales[g] * (q - zero)
   double loss = 0;           // AutoGPTQ's "avg loss" times samples: sum (w - q)^2 / U_ii^2 / 2
   double err = 0;            // tr((W - Q) H (W - Q)^T) = 2/n ||W X - Q X||^2 (with measure)
   double ref = 0;            // tr(W H W^T) = 2/n ||W X||^2
@@ -70,6 +71,7 @@ struct GptqResult {
   double damp = 0;           // damp_percent actually used (raised when H + damp I was not positive definite)
   int64_t dead = 0;          // inputs with H_ii = 0
   double seconds = 0;
+  double factor_seconds = 0; // of which the Cholesky factor of H^-1
 };
 
 // w (out, in) row-major fp32; h from calibration. Throws si::Error on bad options.
@@ -79,6 +81,6 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
 GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptions& o, const GptqHessian* h = nullptr);
 
 // tr(D H D^T) for D (out, in) fp32 and H (in, in) fp64 (converted to fp32 for the GEMM).
-double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const std::vector<double>& h);
+double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const double* h);
 
 }  // namespace si

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/big_vector.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "formats/llama_config.h"
@@ -58,7 +59,7 @@ class CalibForward {
   const CalibSet& cs_;
   ThreadPool& pool_;
   ops::RopeTable rope_;
-  std::vector<float> kc_, vc_;  // per-sample (KVH, T_s, D) blocks, back to back
+  big_vector<float> kc_, vc_;  // per-sample (KVH, T_s, D) blocks, back to back
 };
 
 }  // namespace si

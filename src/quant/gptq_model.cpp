@@ -9,10 +9,9 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/progress.h"
+#include "core/system.h"
 #include "data/task_spec.h"
 #include "formats/safetensors.h"
-#include "ops/rms_norm.h"
-#include "ops/swiglu.h"
 #include "quant/gptq_calib.h"
 #include "quant/gptq_checkpoint.h"
 #include "tokenizer/tokenizer.h"
@@ -49,13 +48,13 @@ void gptq_parse_target(const std::string& to, GptqOptions& o) {
 
 namespace {
 
-std::vector<float> to_f32(const SafetensorsModel& st, const std::string& name, const Shape& shape) {
+big_vector<float> to_f32(const SafetensorsModel& st, const std::string& name, const Shape& shape) {
   const SafetensorsTensor& t = st.get(name);
   if (t.shape != shape)
     throw Error(fmt::format("tensor '{}' has shape {}, expected {} from the config", name, shape_str(t.shape),
                             shape_str(shape))).at(st.path());
   const int64_t n = t.view.numel();
-  std::vector<float> v(static_cast<size_t>(n));
+  big_vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     switch (t.dtype) {
       case DType::F32: v[size_t(i)] = t.view.as<const float>()[i]; break;
@@ -69,9 +68,30 @@ std::vector<float> to_f32(const SafetensorsModel& st, const std::string& name, c
   return v;
 }
 
+// In GptqProj order.
 const char* kNames[kGptqLinears] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-enum { kQ, kK, kV, kO, kGate, kUp, kDown };
+
+}  // namespace
+
+namespace {
+
+// Adds the wall-clock and process CPU time of its scope to a stage.
+class StageTimer {
+ public:
+  explicit StageTimer(GptqStageTime& t) : t_(t), w0_(std::chrono::steady_clock::now()), c0_(process_cpu_seconds()) {}
+  ~StageTimer() {
+    t_.wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0_).count();
+    t_.cpu += process_cpu_seconds() - c0_;
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  GptqStageTime& t_;
+  std::chrono::steady_clock::time_point w0_;
+  double c0_;
+};
 
 }  // namespace
 
@@ -87,31 +107,28 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
   LlamaConfig cfg = llama_config_from_hf_file(cfg_path);
   cfg.validate(cfg_path);
   const SafetensorsModel st = SafetensorsModel::open(o.model);
-  const Tokenizer tok = Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
-  const CalibSet cs = load_calibration(o.calib, tok, load_task_spec(o.task), o.samples, o.max_len);
-  ThreadPool pool(o.threads);
-  if (openblas_set_num_threads) openblas_set_num_threads(o.threads);
-  CalibForward f(cfg, cs, pool);
+  GptqModelResult res;
+  GptqStages& stages = res.stages;
+  std::unique_ptr<CalibSet> cs;
+  std::unique_ptr<GptqBackend> b;
+  {
+    StageTimer t(stages.calib);
+    const Tokenizer tok = Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
+    cs = std::make_unique<CalibSet>(load_calibration(o.calib, tok, load_task_spec(o.task), o.samples, o.max_len));
+    if (openblas_set_num_threads) openblas_set_num_threads(o.threads);
+    b = o.backend ? o.backend(cfg, *cs) : make_gptq_backend_cpu(cfg, *cs, o.threads);
+    b->embed(st.get("model.embed_tokens.weight").view);
+  }
   GptqOptions go = o.gptq;
   go.v1_zero = o.format == GptqFormat::v1;
 
-  const int64_t N = cs.n_tokens(), S = cs.samples(), C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(),
+  const int64_t N = cs->n_tokens(), S = cs->samples(), C = cfg.hidden_size, Q = cfg.q_dim(), KV = cfg.kv_dim(),
                 F = cfg.intermediate_size;
   const std::pair<int64_t, int64_t> shape[kGptqLinears] = {{Q, C}, {KV, C}, {KV, C}, {C, Q}, {F, C}, {F, C}, {C, F}};
-  // Activations of all samples: (N, C) residual and normed (also the Linears' outputs added to the
-  // residual); (N, Q) q, attention; (N, KV) k, v; (N, F) the SwiGLU; up is made kRows rows at a time.
-  constexpr int64_t kRows = 1024;
-  std::vector<float> x(size_t(N * C)), xn(x.size()), q(size_t(N * Q)), att(q.size()), k(size_t(N * KV)), v(k.size()),
-      gate(size_t(N * F)), up(size_t(std::min(N, kRows) * F));
-  auto view = [](std::vector<float>& b, int64_t rows, int64_t cols) { return TensorView{b.data(), DType::F32, {rows, cols}}; };
-  f.embed(st.get("model.embed_tokens.weight").view, x.data());
-  if (!o.quiet) {
-    const double act = double(x.size() + xn.size() + q.size() + att.size() + k.size() + v.size() + gate.size() + up.size()) * 4;
-    fmt::print(stderr, "gptq: {} samples of {} rows ({} too long), {} tokens; activations {:.2f} GiB (grow with tokens)\n",
-               S, cs.rows_read, cs.skipped_too_long, N, act / (1 << 30));
-  }
+  if (!o.quiet)
+    fmt::print(stderr, "gptq: {} samples of {} rows ({} too long), {} tokens; {}\n", S, cs->rows_read,
+               cs->skipped_too_long, N, b->memory_note());
 
-  GptqModelResult res;
   res.samples = S;
   res.tokens = N;
   std::map<std::string, GptqPacked> packed;
@@ -123,75 +140,75 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
   auto stage = [&](int l, const char* what) { progress.set(done_weights / 1000000, fmt::format("layer {} {}", l, what)); };
   for (int l = 0; l < cfg.n_layers; ++l) {
     const std::string lp = fmt::format("model.layers.{}.", l);
-    std::vector<float> w[kGptqLinears];
-    for (int p = 0; p < kGptqLinears; ++p)
-      w[p] = to_f32(st, lp + kNames[p] + ".weight", {shape[p].first, shape[p].second});
-    std::vector<float> attn_norm = to_f32(st, lp + "input_layernorm.weight", {C});
-    std::vector<float> ffn_norm = to_f32(st, lp + "post_attention_layernorm.weight", {C});
-    // Quantizes Linear p on the inputs summarised by h; later steps use the quantized weight.
-    auto quantize = [&](int p, const GptqHessian& h) {
-      const auto [out, in] = shape[p];
-      GptqResult r = o.rtn ? rtn_quantize(w[p].data(), out, in, go, &h) : gptq_quantize(w[p].data(), out, in, h, go);
+    {
+      StageTimer t(stages.load);
+      GptqLayerWeights w;
+      for (int p = 0; p < kGptqLinears; ++p)
+        w.w[p] = to_f32(st, lp + kNames[p] + ".weight", {shape[p].first, shape[p].second});
+      w.attn_norm = to_f32(st, lp + "input_layernorm.weight", {C});
+      w.ffn_norm = to_f32(st, lp + "post_attention_layernorm.weight", {C});
+      b->load_layer(std::move(w));
+    }
+    // Quantizes Linear p on the backend's current H; later steps use the quantized weight.
+    auto quantize = [&](GptqProj p) {
+      GptqResult r;
+      {
+        StageTimer t(stages.quantize);
+        r = b->quantize(p, go, o.rtn);
+      }
       res.quantize_seconds += r.seconds;
+      stages.factor_wall += r.factor_seconds;
       res.linears.push_back({l, kNames[p], r.rel_err(), r.loss / double(S), r.seconds});
-      packed[gptq_linear_prefix(l, p)] = gptq_pack(r.codes, o.format);
-      w[p] = std::move(r.w);
-      done_weights += out * in;
+      {
+        StageTimer t(stages.pack);
+        packed[gptq_linear_prefix(l, p)] = gptq_pack(r.codes, o.format);
+      }
+      done_weights += shape[p].first * shape[p].second;
       progress.set(done_weights / 1000000, fmt::format("layer {} {} rel err {:.2e}", l, kNames[p], res.linears.back().rel_err));
     };
-    TensorView xv = view(x, N, C), xnv = view(xn, N, C);
+    auto forward = [&](void (GptqBackend::*step)()) {
+      StageTimer t(stages.forward);
+      ((*b).*step)();
+    };
+    auto hessian = [&](GptqAct a) {
+      StageTimer t(stages.hessian);
+      b->hessian(a);
+    };
     stage(l, "attention inputs");
-    ops::rms_norm(xv, TensorView{attn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
-    {
-      GptqHessian h(C);
-      h.add(xn.data(), N, S);
-      for (int p : {kK, kV, kQ}) quantize(p, h);
-    }
+    forward(&GptqBackend::attention_inputs);
+    hessian(GptqAct::xn);
+    for (GptqProj p : {kGptqK, kGptqV, kGptqQ}) quantize(p);
     stage(l, "attention");
-    linear(xn.data(), w[kQ].data(), N, C, Q, q.data());
-    linear(xn.data(), w[kK].data(), N, C, KV, k.data());
-    linear(xn.data(), w[kV].data(), N, C, KV, v.data());
-    f.attention(q.data(), k.data(), v.data(), att.data());
+    forward(&GptqBackend::attention);
     stage(l, "o_proj inputs");
-    {
-      GptqHessian h(Q);
-      h.add(att.data(), N, S);
-      quantize(kO, h);
-    }
-    linear(att.data(), w[kO].data(), N, Q, C, xn.data());
-    ops::add(xv, xnv, pool);
-    ops::rms_norm(xv, TensorView{ffn_norm.data(), DType::F32, {C}}, cfg.rms_norm_eps, xnv, pool);
-    {
-      GptqHessian h(C);
-      h.add(xn.data(), N, S);
-      for (int p : {kUp, kGate}) quantize(p, h);
-    }
+    hessian(GptqAct::att);
+    quantize(kGptqO);
+    forward(&GptqBackend::attention_output);
+    hessian(GptqAct::xn);
+    for (GptqProj p : {kGptqUp, kGptqGate}) quantize(p);
     stage(l, "mlp");
-    linear(xn.data(), w[kGate].data(), N, C, F, gate.data());
-    for (int64_t r0 = 0; r0 < N; r0 += kRows) {
-      const int64_t n = std::min(kRows, N - r0);
-      linear(xn.data() + r0 * C, w[kUp].data(), n, C, F, up.data());
-      TensorView g{gate.data() + r0 * F, DType::F32, {n, F}};
-      ops::swiglu(g, TensorView{up.data(), DType::F32, {n, F}}, g, pool);
-    }
-    {
-      GptqHessian h(F);
-      h.add(gate.data(), N, S);
-      quantize(kDown, h);
-    }
+    forward(&GptqBackend::mlp);
+    hessian(GptqAct::gate);
+    quantize(kGptqDown);
     stage(l, "layer output");
-    linear(gate.data(), w[kDown].data(), N, F, C, xn.data());
-    ops::add(xv, xnv, pool);
+    // The last layer's output feeds nothing that is quantized.
+    if (l + 1 < cfg.n_layers) forward(&GptqBackend::mlp_output);
   }
   progress.finish();
+  res.memory_note = b->memory_note();
+  b.reset();
   if (!o.quiet) fmt::print(stderr, "gptq: writing {}\n", o.out);
 
-  GptqQuantConfig qc;
-  qc.bits = o.gptq.bits, qc.group_size = o.gptq.group_size, qc.desc_act = o.gptq.desc_act, qc.sym = o.gptq.sym;
-  qc.damp_percent = o.gptq.damp_percent, qc.true_sequential = true, qc.format = o.format;
-  write_gptq_dir(o.out, o.model, st, qc, packed);
+  {
+    StageTimer t(stages.write);
+    GptqQuantConfig qc;
+    qc.bits = o.gptq.bits, qc.group_size = o.gptq.group_size, qc.desc_act = o.gptq.desc_act, qc.sym = o.gptq.sym;
+    qc.damp_percent = o.gptq.damp_percent, qc.true_sequential = true, qc.format = o.format;
+    write_gptq_dir(o.out, o.model, st, qc, packed);
+  }
   res.bytes_out = fs::file_size(fs::path(o.out) / "model.safetensors");
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.peak_rss_bytes = peak_rss_bytes();
   return res;
 }
 

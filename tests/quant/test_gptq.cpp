@@ -3,45 +3,22 @@
 // dequantizes to exactly the weight it reports.
 #include <cmath>
 #include <iostream>
-#include <random>
 
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "core/half.h"
 #include "quant/gptq.h"
+#include "gptq_test_data.h"
 
 namespace si {
 namespace {
 
-std::vector<float> normal(int64_t n, uint32_t seed, float stddev) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, stddev);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// Calibration rows with correlated channels and a few loud ones (as LLM activations have):
-// x = z M + noise, with channel scales spread over two orders of magnitude.
-std::vector<float> correlated_inputs(int64_t rows, int64_t in, uint32_t seed) {
-  const int64_t k = in / 4;
-  const std::vector<float> z = normal(rows * k, seed, 1.0f), m = normal(k * in, seed + 1, 1.0f / std::sqrt(float(k)));
-  std::vector<float> x = normal(rows * in, seed + 2, 0.05f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < k; ++j) {
-      const float zr = z[size_t(r * k + j)];
-      for (int64_t i = 0; i < in; ++i) x[size_t(r * in + i)] += zr * m[size_t(j * in + i)];
-    }
-  for (int64_t i = 0; i < in; ++i) {
-    const float s = (i % 17 == 0) ? 10.0f : 0.3f + float(i % 5) / 5.0f;
-    for (int64_t r = 0; r < rows; ++r) x[size_t(r * in + i)] *= s;
-  }
-  return x;
-}
+using test::correlated_inputs;
+using test::normal;
 
 // ||W X^T - Q X^T||^2 over the rows of x, directly.
-double output_error(const std::vector<float>& w, const std::vector<float>& q, const std::vector<float>& x, int64_t out,
+double output_error(const std::vector<float>& w, const big_vector<float>& q, const std::vector<float>& x, int64_t out,
                     int64_t in) {
   const int64_t rows = int64_t(x.size()) / in;
   double e = 0;
@@ -60,7 +37,7 @@ TEST(Gptq, HessianIsTwoOverNTimesXtX) {
   GptqHessian h(in);
   h.add(x.data(), 25, 2);
   h.add(x.data() + 25 * in, rows - 25, 3);
-  const std::vector<double> m = h.matrix();
+  const auto m = h.matrix();
   for (int64_t i = 0; i < in; ++i)
     for (int64_t j = 0; j < in; ++j) {
       double s = 0;
@@ -126,7 +103,7 @@ TEST(Gptq, ActOrderGIdxIsTheDescendingDiagonalOrder) {
   o.group_size = int(gs), o.desc_act = true;
   const GptqResult g = gptq_quantize(w.data(), out, in, h, o);
   // Every group holds exactly gs inputs, and they are the inputs of the k-th largest H_ii.
-  const std::vector<double> m = h.matrix();
+  const auto m = h.matrix();
   std::vector<int64_t> order(static_cast<size_t>(in));
   for (int64_t i = 0; i < in; ++i) order[size_t(i)] = i;
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return m[size_t(a * in + a)] > m[size_t(b * in + b)]; });
@@ -142,7 +119,7 @@ TEST(Gptq, ActOrderGIdxIsTheDescendingDiagonalOrder) {
   // The packed checkpoint dequantizes (through g_idx) to exactly the weight GPTQ reports.
   for (GptqFormat f : {GptqFormat::v1, GptqFormat::v2}) {
     const GptqPacked p = gptq_pack(g.codes, f);
-    std::vector<float> back(size_t(out * in));
+    big_vector<float> back(size_t(out * in));
     gptq_dequantize(p.view(), f, 0, out, back.data());
     EXPECT_EQ(back, g.w);
   }

@@ -112,7 +112,7 @@ struct Fixture {
         h.add(x.data(), 64, 4);
         GptqResult r = gptq_quantize(w.data(), s[0], s[1], h, o);
         linears[prefix] = gptq_pack(r.codes, q.format);
-        deq[prefix + ".weight"] = r.w;
+        deq[prefix + ".weight"].assign(r.w.begin(), r.w.end());
       }
     const SafetensorsModel src = SafetensorsModel::open(base.string());
     write_gptq_dir(gptq.string(), base.string(), src, q, linears);

@@ -17,6 +17,7 @@
 #include "ops/swiglu.h"
 #include "quant/gptq_calib.h"
 #include "quant/gptq_model.h"
+#include "gptq_test_data.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,20 +27,7 @@ namespace fs = std::filesystem;
 
 std::string fixture_dir() { return test::fixture("gguf/hf"); }
 
-// Datagen-shaped rows over a small catalog.
-std::string write_calib(const fs::path& dir, int n) {
-  const std::vector<std::string> cat = {"Roggenbrot 500 g", "Bio-Vollmilch 1 l", "Butter 250 g", "Äpfel 1 kg"};
-  std::string rows;
-  for (int i = 0; i < n; i++) {
-    const nlohmann::json row = {{"catalog", cat},
-                                {"request", fmt::format("bitte {} mal {} dazu, danke", 1 + i % 5, cat[size_t(i % 4)])},
-                                {"output", {{"intent", i % 3 ? "add" : "remove"}, {"product", cat[size_t(i % 4)]}, {"quantity", 1 + i % 5}}}};
-    rows += row.dump() + "\n";
-  }
-  const std::string path = (dir / "calib.jsonl").string();
-  write_file_atomic(path, rows);
-  return path;
-}
+using test::write_calib;
 
 const TensorView& t(const SafetensorsModel& st, const std::string& name) { return st.get(name).view; }
 

@@ -221,8 +221,10 @@ TEST(GptqCuda, BackendStepsMatchTheCpuBackend) {
 // A whole GPTQ run with the CUDA backend writes a directory that loads and is as good as the CPU
 // backend's. Not the same codes: on this small random model GPTQ is sensitive to the last bits of
 // H (two OpenBLAS kernel sets on the same CPU already move per-Linear errors by up to 2% and the
-// logits by 19%), so the check is on quality: per-Linear errors within 10%, logits closer to the
-// fp32 model than round-to-nearest's.
+// logits by 19%), so the check is on quality: per-Linear errors within 10%, and the logits as far
+// from the fp32 model's as the CPU backend's are (within 10%). Round-to-nearest is printed beside
+// them: on this fixture (16 samples, act-order, group 64) it lands closer to fp32 in the logits than
+// GPTQ on either backend (H100: GPTQ cuda 0.2296, cpu 0.2328, RTN 0.2215), so it is no bound here.
 TEST(GptqCuda, WholeModelIsAsGoodAsTheCpuBackend) {
   SI_REQUIRE_CUDA();
   const std::string fixture = test::fixture("gguf/hf");
@@ -259,8 +261,7 @@ TEST(GptqCuda, WholeModelIsAsGoodAsTheCpuBackend) {
   const double ec = rel_diff(lc, base), eg = rel_diff(lg, base), er = rel_diff(lr, base);
   std::cout << "[cuda vs cpu] tiny fixture, 4-bit group 64 act-order: logits rel diff from fp32: GPTQ cuda " << eg
             << ", GPTQ cpu " << ec << ", RTN cuda " << er << "\n";
-  EXPECT_LT(eg, er);
-  EXPECT_LT(eg, 2 * ec);
+  EXPECT_NEAR(eg, ec, 0.1 * ec);
 }
 
 }  // namespace

@@ -42,15 +42,22 @@ struct Binder {
     return v;
   }
 
-  // 1-D weights as F32 (converted into `small` when stored as F16/BF16).
+  // 1-D weights as F32 copies in `small`, converted when stored as F16/BF16. Copied even when F32:
+  // each forward pass reads them, and a read from the mapping maps the page cache's whole large folio
+  // (2 MiB) into the process, around matrices whose pages the repacking has released (a Q4_0 1B
+  // kept 52 MiB of its file resident that way). Copied here, before any repacking, they cost a few
+  // pages once.
   TensorView vector(const std::string& name, int64_t n) const {
     const TensorView& v = need(name);
     if (v.shape != Shape{n})
       throw Error(fmt::format("tensor '{}' has shape {}, expected [{}]", name, shape_str(v.shape), n)).at(where);
-    if (v.dtype == DType::F32) return v;
-    SI_CHECK(v.dtype == DType::F16 || v.dtype == DType::BF16, "{}: tensor '{}' has type {}, expected F32, F16 or BF16",
-             where, name, dtype_name(v.dtype));
+    SI_CHECK(v.dtype == DType::F32 || v.dtype == DType::F16 || v.dtype == DType::BF16,
+             "{}: tensor '{}' has type {}, expected F32, F16 or BF16", where, name, dtype_name(v.dtype));
     float* out = small.alloc<float>(size_t(n));
+    if (v.dtype == DType::F32) {
+      std::memcpy(out, v.data, size_t(n) * sizeof(float));
+      return TensorView{out, DType::F32, {n}};
+    }
     const auto* p = static_cast<const uint8_t*>(v.data);
     for (int64_t i = 0; i < n; ++i) {
       uint16_t h;

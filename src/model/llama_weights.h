@@ -5,7 +5,7 @@
 //   si::ops::matmul(x, w.layers[0].wq, q, pool);
 //
 // Matrices keep their stored type (F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q5_K/Q6_K) and are never copied.
-// 1-D norm weights are converted to F32 in `small` when stored otherwise (a few KiB).
+// 1-D norm weights are copied to F32 in `small` (converted when stored otherwise; a few KiB, see vector()).
 // GGUF attn_q/attn_k rows are in the converter's permuted order: `rope_interleaved` says so.
 #pragma once
 

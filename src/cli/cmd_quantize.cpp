@@ -6,28 +6,17 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/cuda_device.h"
 #include "core/error.h"
 #include "quant/gguf_quantize.h"
 #include "quant/gptq_model.h"
-#ifdef SHOPINTENT_HAVE_CUDA
-#include "intent/cuda_module.h"
-#endif
 
 namespace si::cli {
 namespace {
 
-// --device cuda: the GPU backend (checked before anything is loaded).
+// --device cuda: GPTQ's backend from the CUDA module (checked before anything is loaded).
 void gptq_use_device(const std::string& device, GptqModelOptions& g) {
-  if (device != "cuda") return;
-#ifdef SHOPINTENT_HAVE_CUDA
-  const CudaModule& cuda = load_cuda_module(cuda_module_path());  // the executable links no CUDA (cuda_module.h)
-  if (!cuda.device_available())
-    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
-  g.backend = cuda.make_gptq_backend;
-#else
-  (void)g;
-  fail("--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu");
-#endif
+  if (const CudaModule* cuda = cuda_module_for(device)) g.backend = cuda->make_gptq_backend;
 }
 
 std::string stage_str(const char* name, const GptqStageTime& t) {

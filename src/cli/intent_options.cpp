@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "intent/cuda_module.h"
+#include "cli/cuda_device.h"
 #include "intent/llama_backend.h"
 
 namespace si::cli {
@@ -26,20 +26,6 @@ void IntentCli::add_to(CLI::App* cmd) {
 
 namespace {
 
-// --device cuda: the CUDA module, loaded only now (intent/cuda_module.h says why), and a check for a
-// GPU; both before any model is loaded. nullptr for --device cpu.
-const CudaModule* cuda_module_for(const IntentCli& o) {
-  if (o.device != "cuda") return nullptr;
-#ifdef SHOPINTENT_HAVE_CUDA
-  const CudaModule& cuda = load_cuda_module(cuda_module_path());
-  if (!cuda.device_available())
-    fail("--device cuda: no usable CUDA device on this machine (no GPU or no driver); use --device cpu");
-  return &cuda;
-#else
-  fail("--device cuda: this shopintent was built without CUDA (nvcc was not found at configure time); use --device cpu");
-#endif
-}
-
 std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& model, const CudaModule* cuda) {
   const int slots = o.cache_slots + o.batch;
   if (cuda) {
@@ -54,7 +40,7 @@ std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& mo
 }  // namespace
 
 std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
-  const CudaModule* cuda = cuda_module_for(o);  // before loading anything
+  const CudaModule* cuda = cuda_module_for(o.device);  // before loading anything
   auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer), LlamaModel::load(o.model), nullptr, nullptr});
   IntentOptions eo;
   eo.mode = o.decode == "free" ? DecodeMode::Free : DecodeMode::Constrained;

@@ -69,4 +69,29 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
   f.commit();
 }
 
+void require_new_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
+    throw Error("output exists and is not an empty directory").at(dir).hint("choose a new --out or remove it");
+}
+
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::filesystem::path& tmp)>& fill) {
+  namespace fs = std::filesystem;
+  require_new_dir(dir);
+  fs::path final_dir = fs::absolute(fs::path(dir)).lexically_normal();
+  if (!final_dir.has_filename()) final_dir = final_dir.parent_path();  // "out/" names "out"
+  const fs::path tmp = final_dir.parent_path() / fmt::format(".{}.tmp-{}", final_dir.filename().string(), ::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    fill(tmp);
+    if (fs::exists(final_dir)) fs::remove(final_dir);  // empty (require_new_dir)
+    fs::rename(tmp, final_dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
 }  // namespace si

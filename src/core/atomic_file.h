@@ -5,10 +5,15 @@
 //   out.commit();                        // fsync + rename; without commit() the temp file is removed
 //
 // A crash or error mid-way never leaves a half-written file under the final name.
+//
+//   si::require_new_dir(out);                                    // before the long work
+//   si::write_dir_atomic(out, [&](const std::filesystem::path& tmp) { ... write into tmp ... });
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -39,5 +44,14 @@ class AtomicFile {
 
 // Convenience: atomically replaces `path` with `contents`.
 void write_file_atomic(const std::string& path, std::string_view contents);
+
+// Throws a one-line si::Error unless `dir` is absent or an empty directory (an output directory is
+// never merged into or overwritten).
+void require_new_dir(const std::string& dir);
+
+// Makes directory `dir` completely or not at all: `fill` writes into a temporary directory beside it
+// (".<name>.tmp-<pid>"), which is renamed to `dir` when fill returns and removed when it throws.
+// `dir` must pass require_new_dir.
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::filesystem::path& tmp)>& fill);
 
 }  // namespace si

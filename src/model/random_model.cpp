@@ -1,7 +1,5 @@
 #include "model/random_model.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <vector>
@@ -138,8 +136,7 @@ void write_random_hf(const LlamaConfig& cfg, DType dtype, uint64_t seed, const s
   cfg.validate("random model");
   SI_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
            "random HF model: dtype {} is not F32, F16 or BF16", dtype_name(dtype));
-  if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
-    throw Error("output exists and is not an empty directory").at(dir).hint("choose a new --out or remove it");
+  require_new_dir(dir);
   if (!tokenizer.empty() && !fs::is_regular_file(tokenizer))
     throw Error("no such tokenizer file").at(tokenizer).hint("pass a tokenizer.json");
   SafetensorsWriter w;
@@ -186,22 +183,11 @@ void write_random_hf(const LlamaConfig& cfg, DType dtype, uint64_t seed, const s
   nlohmann::json config = llama_config_to_hf_json(cfg);
   config["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
 
-  // Everything goes to a temporary directory beside the target, renamed when complete.
-  const fs::path final_dir = fs::absolute(fs::path(dir)).lexically_normal();
-  const fs::path tmp = final_dir.parent_path() / fmt::format(".{}.tmp-{}", final_dir.filename().string(), ::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
+  write_dir_atomic(dir, [&](const fs::path& tmp) {
     w.write((tmp / "model.safetensors").string());
     write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
     if (!tokenizer.empty()) fs::copy_file(tokenizer, tmp / "tokenizer.json");
-    if (fs::exists(final_dir)) fs::remove(final_dir);  // empty, checked above
-    fs::rename(tmp, final_dir);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
 }
 
 }  // namespace si

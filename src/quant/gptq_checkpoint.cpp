@@ -1,7 +1,5 @@
 #include "quant/gptq_checkpoint.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -225,8 +223,7 @@ SafetensorsWriter::Source to_f16(const SafetensorsTensor& t) {
 
 void write_gptq_dir(const std::string& out_dir, const std::string& src_dir, const SafetensorsModel& src,
                     const GptqQuantConfig& q, const std::map<std::string, GptqPacked>& linears) {
-  if (fs::exists(out_dir) && !(fs::is_directory(out_dir) && fs::is_empty(out_dir)))
-    throw Error("output exists and is not an empty directory").at(out_dir).hint("choose a new --out or remove it");
+  require_new_dir(out_dir);
   json config;
   const std::string cfg_path = (fs::path(src_dir) / "config.json").string();
   try {
@@ -261,24 +258,13 @@ void write_gptq_dir(const std::string& out_dir, const std::string& src_dir, cons
   SI_CHECK(used == linears.size(), "{}: {} quantized layers given, {} found among the model's tensors", src_dir,
            linears.size(), used);
 
-  // Everything goes to a temporary directory beside the target, renamed when complete.
-  const fs::path final_dir = fs::absolute(fs::path(out_dir)).lexically_normal();
-  const fs::path tmp = final_dir.parent_path() / fmt::format(".{}.tmp-{}", final_dir.filename().string(), ::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
+  write_dir_atomic(out_dir, [&](const fs::path& tmp) {
     w.write((tmp / "model.safetensors").string());
     write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
     write_file_atomic((tmp / "quantize_config.json").string(), q.quantize_config_json().dump(2) + "\n");
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
       if (fs::exists(fs::path(src_dir) / f)) fs::copy_file(fs::path(src_dir) / f, tmp / f);
-    if (fs::exists(final_dir)) fs::remove(final_dir);  // empty, checked above
-    fs::rename(tmp, final_dir);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
 }
 
 }  // namespace si

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/progress.h"
@@ -97,8 +98,7 @@ class StageTimer {
 
 GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
-    throw Error("output exists and is not an empty directory").at(o.out).hint("choose a new --out or remove it");
+  require_new_dir(o.out);
   const std::string cfg_path = (fs::path(o.model) / "config.json").string();
   if (!fs::is_directory(o.model) || !fs::exists(cfg_path))
     throw Error("not a Hugging Face model directory (no config.json)").at(o.model)

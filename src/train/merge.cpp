@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/mmap.h"
 #include "formats/llama_config.h"
@@ -28,8 +28,7 @@ std::string run_method(const std::string& run_dir) {
 }
 
 MergeReport merge_adapter(const MergeOptions& o) {
-  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out)))
-    throw Error("output exists and is not an empty directory").at(o.out).hint("choose a new --out or remove it");
+  require_new_dir(o.out);
   const LlamaConfig cfg = llama_config_from_hf_file((fs::path(o.base) / "config.json").string());
   const SafetensorsModel st = SafetensorsModel::open(o.base);
   const PeftAdapter ad = load_peft_adapter(o.adapter);
@@ -75,15 +74,12 @@ MergeReport merge_adapter(const MergeOptions& o) {
   SI_CHECK(rep.merged_tensors == int(ad.tensors.size() / 2), "{}: {} adapter pairs, but only {} matched tensors of the base {}",
            o.adapter, ad.tensors.size() / 2, rep.merged_tensors, o.base);
   rep.nf4_rel_rms = ref2 > 0 ? std::sqrt(err2 / ref2) : 0;
-  // Write beside the target and rename: never a half-written model directory under the final name.
-  const fs::path final_dir = fs::absolute(o.out);
-  const fs::path tmp = final_dir.parent_path() / fmt::format(".{}.tmp-{}", final_dir.filename().string(), ::getpid());
-  fs::remove_all(tmp);
-  save_hf_model(cfg, out, tmp.string(), o.dtype);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
-    if (fs::exists(fs::path(o.base) / f)) fs::copy_file(fs::path(o.base) / f, tmp / f);
-  if (fs::exists(final_dir)) fs::remove(final_dir);  // empty, checked above
-  fs::rename(tmp, final_dir);
+  // Never a half-written model directory under the final name.
+  write_dir_atomic(o.out, [&](const fs::path& tmp) {
+    save_hf_model(cfg, out, tmp.string(), o.dtype);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
+      if (fs::exists(fs::path(o.base) / f)) fs::copy_file(fs::path(o.base) / f, tmp / f);
+  });
   return rep;
 }
 

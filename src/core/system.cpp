@@ -6,6 +6,9 @@
 #include <fstream>
 #include <string>
 
+// OpenBLAS's thread count, when the BLAS linked into the process is OpenBLAS (weak: absent elsewhere).
+extern "C" void openblas_set_num_threads(int n) __attribute__((weak));
+
 namespace si {
 namespace {
 
@@ -73,6 +76,10 @@ double process_cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);
   auto s = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
   return s(u.ru_utime) + s(u.ru_stime);
+}
+
+void set_blas_threads(int n) {
+  if (openblas_set_num_threads) openblas_set_num_threads(n);
 }
 
 }  // namespace si

@@ -19,4 +19,7 @@ uint64_t peak_rss_bytes();          // high-water mark of resident memory (VmHWM
 uint64_t current_rss_bytes();       // VmRSS
 double process_cpu_seconds();       // user + system CPU time of all threads so far (getrusage)
 
+// Threads OpenBLAS uses inside one BLAS call, when the process links OpenBLAS (no-op otherwise).
+void set_blas_threads(int n);
+
 }  // namespace si

@@ -17,9 +17,6 @@
 #include "quant/gptq_checkpoint.h"
 #include "tokenizer/tokenizer.h"
 
-// OpenBLAS's thread count, when the BLAS is OpenBLAS (weak: absent elsewhere).
-extern "C" void openblas_set_num_threads(int n) __attribute__((weak));
-
 namespace si {
 namespace fs = std::filesystem;
 
@@ -115,7 +112,7 @@ GptqModelResult gptq_quantize_model(const GptqModelOptions& o) {
     StageTimer t(stages.calib);
     const Tokenizer tok = Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
     cs = std::make_unique<CalibSet>(load_calibration(o.calib, tok, load_task_spec(o.task), o.samples, o.max_len));
-    if (openblas_set_num_threads) openblas_set_num_threads(o.threads);
+    set_blas_threads(o.threads);
     b = o.backend ? o.backend(cfg, *cs) : make_gptq_backend_cpu(cfg, *cs, o.threads);
     b->embed(st.get("model.embed_tokens.weight").view);
   }

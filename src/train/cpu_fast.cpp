@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/system.h"
 #include "core/thread_pool.h"
 
 namespace si::train::fast {
@@ -16,11 +17,9 @@ namespace {
 // OpenBLAS's own threads and the pool's would fight over the same cores (on 2 cores a third of a
 // training step went to sched_yield in OpenBLAS's spin-waits): every sgemm here runs single-threaded
 // inside one pool task, and the pool splits the work.
-extern "C" void openblas_set_num_threads(int n) __attribute__((weak));
-
 void blas_single_threaded() {
   static const bool once = [] {
-    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    set_blas_threads(1);
     return true;
   }();
   (void)once;

@@ -1,29 +1,16 @@
 #include "train/cpu_fast.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
 
-#include "core/system.h"
 #include "core/thread_pool.h"
+#include "ops/cpu/sgemm.h"
 
 namespace si::train::fast {
 
 namespace {
-
-// OpenBLAS's own threads and the pool's would fight over the same cores (on 2 cores a third of a
-// training step went to sched_yield in OpenBLAS's spin-waits): every sgemm here runs single-threaded
-// inside one pool task, and the pool splits the work.
-void blas_single_threaded() {
-  static const bool once = [] {
-    set_blas_threads(1);
-    return true;
-  }();
-  (void)once;
-}
 
 // Splits [0, n) into the pool's ranges; without a pool, one range.
 void split(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -35,37 +22,31 @@ void split(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_
 
 void linear_forward(ThreadPool* pool, float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O) {
   // y (N, O) = x (N, I) * W^T, rows of x split over the pool
-  blas_single_threaded();
   split(pool, N, [&](int64_t n0, int64_t n1) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n1 - n0), int(O), int(I), 1.0f, x + n0 * I, int(I), W,
-                int(I), 0.0f, y + n0 * O, int(O));
+    cpu::sgemm(false, true, n1 - n0, O, I, 1.0f, x + n0 * I, I, W, I, 0.0f, y + n0 * O, O);
   });
 }
 
 void linear_backward(ThreadPool* pool, float* dx, float* dW, const float* dy, const float* x, const float* W, int64_t N,
                      int64_t I, int64_t O) {
-  blas_single_threaded();
   // dx (N, I) += dy (N, O) * W (O, I), rows of dx split over the pool
   if (dx)
     split(pool, N, [&](int64_t n0, int64_t n1) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n1 - n0), int(I), int(O), 1.0f, dy + n0 * O, int(O), W,
-                  int(I), 1.0f, dx + n0 * I, int(I));
+      cpu::sgemm(false, false, n1 - n0, I, O, 1.0f, dy + n0 * O, O, W, I, 1.0f, dx + n0 * I, I);
     });
   // dW (O, I) += dy^T (O, N) * x (N, I), rows of dW split over the pool: each row sums over all N
   // in the same order for any thread count
   if (dW)
     split(pool, O, [&](int64_t o0, int64_t o1) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(o1 - o0), int(I), int(N), 1.0f, dy + o0, int(O), x,
-                  int(I), 1.0f, dW + o0 * I, int(I));
+      cpu::sgemm(true, false, o1 - o0, I, N, 1.0f, dy + o0, O, x, I, 1.0f, dW + o0 * I, I);
     });
 }
 
-void attention_forward(ThreadPool* pool, float* out, float* probs, const float* q, const float* k, const float* v, int64_t B,
-                       int64_t T, int64_t H, int64_t KV, int64_t D) {
+void attention_forward(ThreadPool* pool, float* out, float* probs, const float* q, const float* k, const float* v,
+                       int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D) {
   // Per (batch, head): S = scale * Q K^T and O = P V as sgemm calls (computing the masked upper
   // triangle too costs 2x flops but runs ~10x faster than scalar loops), the causal softmax between.
   // One pool task per (batch, kv head) and its group of query heads.
-  blas_single_threaded();
   const int64_t group = H / KV;
   const float scale = 1.0f / std::sqrt(float(D));
   split(pool, B * KV, [&](int64_t i0, int64_t i1) {
@@ -75,9 +56,8 @@ void attention_forward(ThreadPool* pool, float* out, float* probs, const float* 
         const float* Q = q + b * T * H * D + h * D;    // (T, D), row stride H*D
         const float* K = k + b * T * KV * D + kh * D;  // (T, D), row stride KV*D
         const float* V = v + b * T * KV * D + kh * D;
-        float* P = probs + (b * H + h) * T * T;        // (T, T)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(D), scale, Q, int(H * D), K,
-                    int(KV * D), 0.0f, P, int(T));
+        float* P = probs + (b * H + h) * T * T;  // (T, T)
+        cpu::sgemm(false, true, T, T, D, scale, Q, H * D, K, KV * D, 0.0f, P, T);
         for (int64_t t = 0; t < T; t++) {
           float* p = P + t * T;
           float mx = -INFINITY;
@@ -91,8 +71,7 @@ void attention_forward(ThreadPool* pool, float* out, float* probs, const float* 
           for (int64_t s = 0; s <= t; s++) p[s] *= inv;
           for (int64_t s = t + 1; s < T; s++) p[s] = 0.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(D), int(T), 1.0f, P, int(T), V, int(KV * D),
-                    0.0f, out + b * T * H * D + h * D, int(H * D));
+        cpu::sgemm(false, false, T, D, T, 1.0f, P, T, V, KV * D, 0.0f, out + b * T * H * D + h * D, H * D);
       }
   });
 }
@@ -102,7 +81,6 @@ void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const
                         int64_t D) {
   // One pool task per (batch, kv head): the group's query heads add into the shared dk/dv rows in
   // head order, so the sums are the same for any thread count.
-  blas_single_threaded();
   const int64_t group = H / KV;
   const float scale = 1.0f / std::sqrt(float(D));
   split(pool, B * KV, [&](int64_t i0, int64_t i1) {
@@ -116,8 +94,7 @@ void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const
         const float* dO = dout + b * T * H * D + h * D;
         const float* P = probs + (b * H + h) * T * T;
         // dP = dO V^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(D), 1.0f, dO, int(H * D), V,
-                    int(KV * D), 0.0f, dS.data(), int(T));
+        cpu::sgemm(false, true, T, T, D, 1.0f, dO, H * D, V, KV * D, 0.0f, dS.data(), T);
         for (int64_t t = 0; t < T; t++) {  // softmax backward, causal rows
           const float* p = P + t * T;
           float* d = dS.data() + t * T;
@@ -127,12 +104,9 @@ void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const
           for (int64_t s = t + 1; s < T; s++) d[s] = 0.0f;
         }
         // dQ += dS K ; dK += dS^T Q ; dV += P^T dO
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(D), int(T), 1.0f, dS.data(), int(T), K,
-                    int(KV * D), 1.0f, dq + b * T * H * D + h * D, int(H * D));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(T), int(D), int(T), 1.0f, dS.data(), int(T), Q,
-                    int(H * D), 1.0f, dk + b * T * KV * D + kh * D, int(KV * D));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(T), int(D), int(T), 1.0f, P, int(T), dO, int(H * D),
-                    1.0f, dv + b * T * KV * D + kh * D, int(KV * D));
+        cpu::sgemm(false, false, T, D, T, 1.0f, dS.data(), T, K, KV * D, 1.0f, dq + b * T * H * D + h * D, H * D);
+        cpu::sgemm(true, false, T, D, T, 1.0f, dS.data(), T, Q, H * D, 1.0f, dk + b * T * KV * D + kh * D, KV * D);
+        cpu::sgemm(true, false, T, D, T, 1.0f, P, T, dO, H * D, 1.0f, dv + b * T * KV * D + kh * D, KV * D);
       }
   });
 }

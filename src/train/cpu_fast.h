@@ -1,7 +1,8 @@
-// train/cpu_fast.h — the trainer's fast CPU kernels (OpenBLAS sgemm, si::ThreadPool). Each one computes
-// what its ops/cpu/ref_backward.h counterpart computes (same accumulate-into-gradients contract) and is
-// tested equal to it (tests/train/test_fast_path.cpp). The pool splits the work and every sgemm runs
-// single-threaded in one pool task (the first call sets OpenBLAS to one thread); pool may be null.
+// train/cpu_fast.h — the trainer's fast CPU kernels (ops/cpu/sgemm.h, si::ThreadPool). Each one
+// computes what its ops/cpu/ref_backward.h counterpart computes (same accumulate-into-gradients
+// contract) and is tested equal to it (tests/train/test_fast_path.cpp). The pool splits the work
+// and every sgemm runs single-threaded in one pool task; pool may be null. The results depend on
+// the CPU's ISA path (ops/cpu/isa.h) and the shapes, never on the thread count.
 //
 //   si::train::fast::linear_forward(&pool, y, x, W, N, I, O);   // y (N, O) = x (N, I) W^T (O, I)
 #pragma once

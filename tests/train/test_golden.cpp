@@ -46,13 +46,20 @@ train::Batch load_batch() {
   return b;
 }
 
-double rel_err(const float* a, const SafetensorsTensor& t, const float* base = nullptr) {
-  // max |a - t| / max |t|; with base: compares the changes (a - base) and (t - base)
+double rel_err(const float* a, const SafetensorsTensor& t, const float* base = nullptr, const float* grad = nullptr) {
+  // max |a - t| / max |t|; with base: compares the changes (a - base) and (t - base). With grad (the
+  // golden first-step gradient): the numerator skips elements whose gradient is below the tolerance
+  // gradients are checked to (1e-4 of the tensor's largest). Adam divides each gradient by its own
+  // magnitude, so such an element's step follows rounding noise (seen: a gradient of 9e-7 of the
+  // largest moved its weight 3% less in one of two correct implementations).
   const float* e = t.view.as<float>();
+  double gmax = 0;
+  if (grad)
+    for (int64_t i = 0; i < t.view.numel(); i++) gmax = std::max(gmax, std::fabs(double(grad[i])));
   double num = 0, den = 0;
   for (int64_t i = 0; i < t.view.numel(); i++) {
     const double want = double(e[i]) - (base ? base[i] : 0.0), got = double(a[i]) - (base ? base[i] : 0.0);
-    num = std::max(num, std::fabs(got - want));
+    if (!grad || std::fabs(double(grad[i])) >= 1e-4 * gmax) num = std::max(num, std::fabs(got - want));
     den = std::max(den, std::fabs(want));
   }
   return num / std::max(den, 1e-30);
@@ -106,8 +113,9 @@ void check_method(train::Method method, bool fast) {
   }
   for (size_t i = 0; i < tr.entries.size(); i++) {
     const auto& e = tr.entries[i];
-    const double err = rel_err(tr.ptr(int(i)), exp.get("after3." + e.name), before.data() + e.offset);
-    EXPECT_LT(err, 1e-3) << what << " after 3 steps: " << e.name;
+    const double err = rel_err(tr.ptr(int(i)), exp.get("after3." + e.name), before.data() + e.offset,
+                               exp.get("grad." + e.name).view.as<float>());
+    EXPECT_LT(err, 5e-4) << what << " after 3 steps: " << e.name;
     step_err = std::max(step_err, err);
   }
   std::printf("golden %s %s: loss %.7f (peft %.7f), max rel err logits %.2e grads %.2e 3-step update %.2e\n",

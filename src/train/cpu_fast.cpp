@@ -111,4 +111,45 @@ void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const
   });
 }
 
+double cross_entropy_forward(ThreadPool* pool, const float* logits, const int32_t* targets, int64_t M, int64_t V,
+                             const float* weights, double* lse, int64_t* n_valid) {
+  std::vector<double> loss(static_cast<size_t>(M), 0.0);
+  split(pool, M, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      if (targets[r] < 0) continue;
+      const float* l = logits + r * V;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < V; j++) mx = std::max(mx, l[j]);
+      double sum = 0;
+      for (int64_t j = 0; j < V; j++) sum += double(std::exp(l[j] - mx));
+      lse[r] = std::log(sum) + double(mx);
+      loss[size_t(r)] = (weights ? double(weights[r]) : 1.0) * (lse[r] - double(l[targets[r]]));
+    }
+  });
+  double total = 0;  // in row order: the same sum for any thread count
+  int64_t count = 0;
+  for (int64_t r = 0; r < M; r++)
+    if (targets[r] >= 0) total += loss[size_t(r)], count++;
+  if (n_valid) *n_valid = count;
+  return count ? total / double(count) : 0.0;
+}
+
+void cross_entropy_backward(ThreadPool* pool, float* dlogits, const float* logits, const double* lse,
+                            const int32_t* targets, int64_t M, int64_t V, double scale, const float* weights) {
+  split(pool, M, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      float* d = dlogits + r * V;
+      if (targets[r] < 0) {
+        std::fill(d, d + V, 0.0f);
+        continue;
+      }
+      const float* l = logits + r * V;
+      const float k = float(weights ? scale * double(weights[r]) : scale);
+      const float shift = float(lse[r]);
+      for (int64_t j = 0; j < V; j++) d[j] = k * std::exp(l[j] - shift);
+      d[targets[r]] -= k;
+    }
+  });
+}
+
 }  // namespace si::train::fast

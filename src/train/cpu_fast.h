@@ -27,4 +27,15 @@ void attention_backward(ThreadPool* pool, float* dq, float* dk, float* dv, const
                         const float* q, const float* k, const float* v, int64_t B, int64_t T, int64_t H, int64_t KV,
                         int64_t D);
 
+// Cross-entropy over rows of logits (M, V), rows split over the pool (targets < 0: no loss). Returns
+// the mean over the valid rows of weight * (log-sum-exp - logit of the target) and their count in
+// n_valid (either may be null: weights 1, count not wanted); writes each row's log-sum-exp to lse
+// (M) for the backward pass. Per-row sums in double, like ref::cross_entropy_forward.
+double cross_entropy_forward(ThreadPool* pool, const float* logits, const int32_t* targets, int64_t M, int64_t V,
+                             const float* weights, double* lse, int64_t* n_valid);
+// dlogits (M, V) := scale * weight * (softmax(row) - onehot(target)), from forward's lse; zero rows
+// where target < 0.
+void cross_entropy_backward(ThreadPool* pool, float* dlogits, const float* logits, const double* lse,
+                            const int32_t* targets, int64_t M, int64_t V, double scale, const float* weights);
+
 }  // namespace si::train::fast

@@ -225,6 +225,30 @@ void TrainModel<T>::lin_bwd(T* dx, T* dW, const T* dy, const T* x, const T* W, i
   ref::linear_backward(dx, dW, dy, x, W, N, I, O);
 }
 
+template <typename T>
+double TrainModel<T>::ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid,
+                             const T* weights) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (opt_.fast) {
+      lse_.resize(size_t(M));
+      return fast::cross_entropy_forward(opt_.pool, logits, targets, M, V, weights, lse_.data(), n_valid);
+    }
+  }
+  return ref::cross_entropy_forward(logits, targets, M, V, n_valid, weights);
+}
+
+template <typename T>
+void TrainModel<T>::ce_bwd(T* dlogits, const T* logits, const int32_t* targets, int64_t M, int64_t V, double scale,
+                           const T* weights) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (opt_.fast) {
+      SI_CHECK(int64_t(lse_.size()) == M, "backward: {} loss rows, the forward pass had {}", M, lse_.size());
+      return fast::cross_entropy_backward(opt_.pool, dlogits, logits, lse_.data(), targets, M, V, scale, weights);
+    }
+  }
+  ref::cross_entropy_backward(dlogits, logits, targets, M, V, scale, weights);
+}
+
 template <typename T> void TrainModel<T>::dropout_apply(int l, int p, const T* x, T* out, int64_t n) const {
   // Inverted dropout (torch.nn.Dropout): keep with probability 1-p, scale kept values by 1/(1-p).
   const double pr = opt_.lora.dropout;
@@ -412,7 +436,7 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
   ref::rmsnorm_forward(hf_, rstdf_, x_in_ + int64_t(cfg_.n_layers) * N * C, base_.ptr(final_norm_), N, C, cfg_.rms_norm_eps);
   if (keep_all_logits_) {
     lin_fwd(logits_, hf_, base_.ptr(head_), N, C, V);
-    return ref::cross_entropy_forward(logits_, targets_.data(), N, V, &n_valid_);
+    return ce_fwd(logits_, targets_.data(), N, V, &n_valid_, nullptr);
   }
   // The head on the loss rows only: gather them, (M, C) -> (M, V).
   head_rows_.clear();
@@ -431,9 +455,9 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
     return 0.0;
   }
   lin_fwd(logits_, h_loss_, base_.ptr(head_), M, C, V);
-  if (!weighted) return ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, &n_valid_);
+  if (!weighted) return ce_fwd(logits_, head_targets_.data(), M, V, &n_valid_, nullptr);
   // The weighted sum over the M loss rows, normalised by the answer tokens.
-  const double mean = ref::cross_entropy_forward(logits_, head_targets_.data(), M, V, nullptr, head_weights_.data());
+  const double mean = ce_fwd(logits_, head_targets_.data(), M, V, nullptr, head_weights_.data());
   n_valid_ = batch.n_answer;
   return mean * double(M) / double(n_valid_);
 }
@@ -448,13 +472,13 @@ template <typename T> void TrainModel<T>::backward(double loss_scale) {
   auto gp = [&](int idx) { return full ? grad_.data() + base_.entries[size_t(idx)].offset : nullptr; };
   std::fill(g.dhf, g.dhf + N * C, T(0));
   if (keep_all_logits_) {
-    ref::cross_entropy_backward(g.dlogits, logits_, targets_.data(), N, V, loss_scale / double(n_valid_));
+    ce_bwd(g.dlogits, logits_, targets_.data(), N, V, loss_scale / double(n_valid_), nullptr);
     lin_bwd(g.dhf, gp(head_), g.dlogits, hf_, base_.ptr(head_), N, C, V);  // tied: head grad lands in embed
   } else {
     // Loss rows only: d h_loss (M, C), scattered back to their positions in dhf (zero elsewhere).
     const int64_t M = int64_t(head_rows_.size());
-    ref::cross_entropy_backward(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_),
-                                head_weights_.empty() ? nullptr : head_weights_.data());
+    ce_bwd(g.dlogits, logits_, head_targets_.data(), M, V, loss_scale / double(n_valid_),
+           head_weights_.empty() ? nullptr : head_weights_.data());
     std::fill(g.x_tmp, g.x_tmp + M * C, T(0));
     lin_bwd(g.x_tmp, gp(head_), g.dlogits, h_loss_, base_.ptr(head_), M, C, V);
     for (int64_t r = 0; r < M; r++)

@@ -128,6 +128,10 @@ template <typename T> class TrainModel {
   void layer_backward(int l, const T* x_in, LayerActs& a, T* dx);  // dx: in d x_out, out d x_in
   void proj_forward(int l, int p, const T* x, T* y, T* u, int64_t N);
   void proj_backward(int l, int p, const T* x, const T* u, const T* dy, T* dx, int64_t N);
+  // Cross-entropy of M rows of logits (M, V): the fast path (float) splits rows over the pool and
+  // keeps each row's log-sum-exp for ce_bwd; the reference is ref::cross_entropy_*.
+  double ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid, const T* weights);
+  void ce_bwd(T* dlogits, const T* logits, const int32_t* targets, int64_t M, int64_t V, double scale, const T* weights);
   void lin_fwd(T* y, const T* x, const T* W, int64_t N, int64_t I, int64_t O);
   void lin_bwd(T* dx, T* dW, const T* dy, const T* x, const T* W, int64_t N, int64_t I, int64_t O);
   void dropout_apply(int l, int p, const T* x, T* out, int64_t n) const;
@@ -158,6 +162,7 @@ template <typename T> class TrainModel {
   bool keep_all_logits_ = true;
   std::vector<T> cos_, sin_;
   int64_t n_valid_ = 0;
+  std::vector<double> lse_;  // fast path: each loss row's log-sum-exp, from forward for backward
   uint64_t drop_seed_ = 0, drop_step_ = 0;
   bool training_ = true;
   mutable std::vector<T> wscratch_, wscratch2_;

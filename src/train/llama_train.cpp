@@ -225,6 +225,13 @@ void TrainModel<T>::lin_bwd(T* dx, T* dW, const T* dy, const T* x, const T* W, i
   ref::linear_backward(dx, dW, dy, x, W, N, I, O);
 }
 
+template <typename T> void TrainModel<T>::par_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) const {
+  if (opt_.fast && opt_.pool && opt_.pool->size() > 1 && n > 1)
+    opt_.pool->parallel_for(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
+  else
+    fn(0, n);
+}
+
 template <typename T>
 double TrainModel<T>::ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid,
                              const T* weights) {
@@ -367,7 +374,10 @@ template <typename T> void TrainModel<T>::layer_forward(int l, const T* x_in, La
   ref::rmsnorm_forward(a.h2, a.rstd2, a.x_mid, base_.ptr(ffn_norm_[size_t(l)]), N, C, eps);
   proj_forward(l, kGate, a.h2, a.gate, a.u[kGate], N);
   proj_forward(l, kUp, a.h2, a.up, a.u[kUp], N);
-  ref::swiglu_forward(a.act, a.gate, a.up, N, F);
+  // SwiGLU is elementwise: row ranges on the pool give the reference's values exactly.
+  par_rows(N, [&](int64_t n0, int64_t n1) {
+    ref::swiglu_forward(a.act + n0 * F, a.gate + n0 * F, a.up + n0 * F, n1 - n0, F);
+  });
   proj_forward(l, kDown, a.act, x_out, a.u[kDown], N);
   for (int64_t i = 0; i < N * C; i++) x_out[i] += a.x_mid[i];
 }
@@ -384,7 +394,9 @@ template <typename T> void TrainModel<T>::layer_backward(int l, const T* x_in, L
   proj_backward(l, kDown, a.act, a.u[kDown], dx, g.dact, N);
   zero(g.dgate, N * F);
   zero(g.dup, N * F);
-  ref::swiglu_backward(g.dgate, g.dup, g.dact, a.gate, a.up, N, F);
+  par_rows(N, [&](int64_t n0, int64_t n1) {
+    ref::swiglu_backward(g.dgate + n0 * F, g.dup + n0 * F, g.dact + n0 * F, a.gate + n0 * F, a.up + n0 * F, n1 - n0, F);
+  });
   zero(g.dh, N * C);
   proj_backward(l, kGate, a.h2, a.u[kGate], g.dgate, g.dh, N);
   proj_backward(l, kUp, a.h2, a.u[kUp], g.dup, g.dh, N);

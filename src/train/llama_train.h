@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -128,6 +129,8 @@ template <typename T> class TrainModel {
   void layer_backward(int l, const T* x_in, LayerActs& a, T* dx);  // dx: in d x_out, out d x_in
   void proj_forward(int l, int p, const T* x, T* y, T* u, int64_t N);
   void proj_backward(int l, int p, const T* x, const T* u, const T* dy, T* dx, int64_t N);
+  // fn(n0, n1) over [0, n): ranges on the pool's threads in the fast path, else one call.
+  void par_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) const;
   // Cross-entropy of M rows of logits (M, V): the fast path (float) splits rows over the pool and
   // keeps each row's log-sum-exp for ce_bwd; the reference is ref::cross_entropy_*.
   double ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid, const T* weights);

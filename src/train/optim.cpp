@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace si::train {
 
@@ -11,7 +12,7 @@ AdamW::AdamW(int64_t n, const AdamWConfig& c) : cfg_(c), m_(size_t(n), 0.0f), v_
   SI_CHECK(c.eps >= 0 && c.weight_decay >= 0, "AdamW eps {} and weight decay {} must be >= 0", c.eps, c.weight_decay);
 }
 
-void AdamW::step(float* params, const float* grads, double lr) {
+void AdamW::step(float* params, const float* grads, double lr, ThreadPool* pool) {
   t_++;
   // Python-float scalars become float32 when they meet a float32 tensor, as in torch.
   const float decay = float(1.0 - lr * cfg_.weight_decay);
@@ -23,19 +24,25 @@ void AdamW::step(float* params, const float* grads, double lr) {
   const float neg_step = float(-(lr / bc1));
   const float bc2_sqrt = float(std::sqrt(bc2));
   const float eps = float(cfg_.eps);
-  const size_t n = m_.size();
-  for (size_t i = 0; i < n; i++) {
-    const float g = grads[i];
-    float p = params[i] * decay;
-    // lerp for weight < 0.5: fmadd(weight, end - start, start) (ATen's vectorised lerp)
-    const float m = std::fma(w1, g - m_[i], m_[i]);
-    const float v = v_[i] * b2 + w2 * g * g;  // addcmul: self + value * t1 * t2
-    const float denom = std::sqrt(v) / bc2_sqrt + eps;
-    p = p + neg_step * m / denom;  // addcdiv: self + value * t1 / t2
-    m_[i] = m;
-    v_[i] = v;
-    params[i] = p;
-  }
+  float* m_all = m_.data();
+  float* v_all = v_.data();
+  auto update = [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float g = grads[i];
+      float p = params[i] * decay;
+      // lerp for weight < 0.5: fmadd(weight, end - start, start) (ATen's vectorised lerp)
+      const float m = std::fma(w1, g - m_all[i], m_all[i]);
+      const float v = v_all[i] * b2 + w2 * g * g;  // addcmul: self + value * t1 * t2
+      const float denom = std::sqrt(v) / bc2_sqrt + eps;
+      p = p + neg_step * m / denom;  // addcdiv: self + value * t1 / t2
+      m_all[i] = m;
+      v_all[i] = v;
+      params[i] = p;
+    }
+  };
+  const int64_t n = int64_t(m_.size());
+  if (pool && pool->size() > 1) pool->parallel_for(n, [&](int64_t b, int64_t e, int) { update(b, e); });
+  else update(0, n);
 }
 
 double cosine_with_warmup(double base_lr, int64_t step, int64_t warmup, int64_t total) {

@@ -13,6 +13,10 @@
 
 #include "train/params.h"
 
+namespace si {
+class ThreadPool;
+}
+
 namespace si::train {
 
 struct AdamWConfig {
@@ -28,7 +32,8 @@ class AdamW {
   // One update of n parameters. Per element, in torch's order:
   //   p *= 1 - lr*wd ; m = lerp(m, g, 1-b1) ; v = v*b2 + (1-b2)*g*g ;
   //   p += (-lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-  void step(float* params, const float* grads, double lr);
+  // With a pool, ranges of elements run on its threads (the same result: no element depends on another).
+  void step(float* params, const float* grads, double lr, ThreadPool* pool = nullptr);
 
   const AdamWConfig& config() const { return cfg_; }
   int64_t steps() const { return t_; }

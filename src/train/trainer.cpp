@@ -89,7 +89,7 @@ TrainResult Trainer::run(int64_t stop_after) {
     }
     clip_grad_norm(grads, m_.trainable().entries, c_.max_grad_norm);
     const double lr = cosine_with_warmup(c_.lr, step_, c_.warmup_steps, total_steps_);
-    opt_.step(params.data(), grads.data(), lr);
+    opt_.step(params.data(), grads.data(), lr, m_.options().pool);
     step_++;
     steps_here++;
     res.last_loss = loss_sum / c_.grad_accum;

@@ -232,6 +232,31 @@ template <typename T> void TrainModel<T>::par_rows(int64_t n, const std::functio
     fn(0, n);
 }
 
+template <typename T> void TrainModel<T>::add_into(T* y, const T* x, int64_t n) const {
+  par_rows(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) y[i] += x[i];
+  });
+}
+
+template <typename T>
+void TrainModel<T>::norm_fwd(T* y, T* rstd, const T* x, const T* w, int64_t N, int64_t C, float eps) const {
+  par_rows(N, [&](int64_t n0, int64_t n1) { ref::rmsnorm_forward(y + n0 * C, rstd + n0, x + n0 * C, w, n1 - n0, C, eps); });
+}
+
+template <typename T>
+void TrainModel<T>::norm_bwd(T* dx, T* dw, const T* dy, const T* x, const T* w, const T* rstd, int64_t N,
+                             int64_t C) const {
+  par_rows(N, [&](int64_t n0, int64_t n1) {
+    ref::rmsnorm_backward(dx + n0 * C, static_cast<T*>(nullptr), dy + n0 * C, x + n0 * C, w, rstd + n0, n1 - n0, C);
+  });
+  if (!dw) return;
+  // dw sums over rows: split the columns instead, each summed over n in order as the reference does.
+  par_rows(C, [&](int64_t c0, int64_t c1) {
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t c = c0; c < c1; c++) dw[c] += T(double(dy[n * C + c]) * double(x[n * C + c]) * double(rstd[n]));
+  });
+}
+
 template <typename T>
 double TrainModel<T>::ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid,
                              const T* weights) {
@@ -358,7 +383,7 @@ template <typename T> void TrainModel<T>::layer_forward(int l, const T* x_in, La
   const int64_t N = int64_t(B_) * T_, C = cfg_.hidden_size, H = cfg_.n_heads, KV = cfg_.n_kv_heads, D = cfg_.head_dim,
                 F = cfg_.intermediate_size;
   const float eps = cfg_.rms_norm_eps;
-  ref::rmsnorm_forward(a.h1, a.rstd1, x_in, base_.ptr(attn_norm_[size_t(l)]), N, C, eps);
+  norm_fwd(a.h1, a.rstd1, x_in, base_.ptr(attn_norm_[size_t(l)]), N, C, eps);
   proj_forward(l, kQ, a.h1, a.q, a.u[kQ], N);
   proj_forward(l, kK, a.h1, a.k, a.u[kK], N);
   proj_forward(l, kV, a.h1, a.v, a.u[kV], N);
@@ -370,8 +395,8 @@ template <typename T> void TrainModel<T>::layer_forward(int l, const T* x_in, La
   }
   if (!done) ref::attention_forward(a.att, a.probs, a.q, a.k, a.v, int64_t(B_), int64_t(T_), H, KV, D);
   proj_forward(l, kO, a.att, a.x_mid, a.u[kO], N);
-  for (int64_t i = 0; i < N * C; i++) a.x_mid[i] += x_in[i];  // residual
-  ref::rmsnorm_forward(a.h2, a.rstd2, a.x_mid, base_.ptr(ffn_norm_[size_t(l)]), N, C, eps);
+  add_into(a.x_mid, x_in, N * C);  // residual
+  norm_fwd(a.h2, a.rstd2, a.x_mid, base_.ptr(ffn_norm_[size_t(l)]), N, C, eps);
   proj_forward(l, kGate, a.h2, a.gate, a.u[kGate], N);
   proj_forward(l, kUp, a.h2, a.up, a.u[kUp], N);
   // SwiGLU is elementwise: row ranges on the pool give the reference's values exactly.
@@ -379,7 +404,7 @@ template <typename T> void TrainModel<T>::layer_forward(int l, const T* x_in, La
     ref::swiglu_forward(a.act + n0 * F, a.gate + n0 * F, a.up + n0 * F, n1 - n0, F);
   });
   proj_forward(l, kDown, a.act, x_out, a.u[kDown], N);
-  for (int64_t i = 0; i < N * C; i++) x_out[i] += a.x_mid[i];
+  add_into(x_out, a.x_mid, N * C);
 }
 
 template <typename T> void TrainModel<T>::layer_backward(int l, const T* x_in, LayerActs& a, T* dx) {
@@ -400,7 +425,7 @@ template <typename T> void TrainModel<T>::layer_backward(int l, const T* x_in, L
   zero(g.dh, N * C);
   proj_backward(l, kGate, a.h2, a.u[kGate], g.dgate, g.dh, N);
   proj_backward(l, kUp, a.h2, a.u[kUp], g.dup, g.dh, N);
-  ref::rmsnorm_backward(dx, gnorm(ffn_norm_[size_t(l)]), g.dh, a.x_mid, base_.ptr(ffn_norm_[size_t(l)]), a.rstd2, N, C);
+  norm_bwd(dx, gnorm(ffn_norm_[size_t(l)]), g.dh, a.x_mid, base_.ptr(ffn_norm_[size_t(l)]), a.rstd2, N, C);
   // attention: x_mid = x_in + o(attn(rope(q(h1)), rope(k(h1)), v(h1)))
   zero(g.datt, N * Q);
   proj_backward(l, kO, a.att, a.u[kO], dx, g.datt, N);
@@ -419,7 +444,7 @@ template <typename T> void TrainModel<T>::layer_backward(int l, const T* x_in, L
   proj_backward(l, kQ, a.h1, a.u[kQ], g.dq, g.dh, N);
   proj_backward(l, kK, a.h1, a.u[kK], g.dk, g.dh, N);
   proj_backward(l, kV, a.h1, a.u[kV], g.dv, g.dh, N);
-  ref::rmsnorm_backward(dx, gnorm(attn_norm_[size_t(l)]), g.dh, x_in, base_.ptr(attn_norm_[size_t(l)]), a.rstd1, N, C);
+  norm_bwd(dx, gnorm(attn_norm_[size_t(l)]), g.dh, x_in, base_.ptr(attn_norm_[size_t(l)]), a.rstd1, N, C);
 }
 
 template <typename T> double TrainModel<T>::forward(const Batch& batch) {
@@ -445,7 +470,7 @@ template <typename T> double TrainModel<T>::forward(const Batch& batch) {
     LayerActs& a = *layer_acts_[opt_.checkpoint_activations ? 0 : size_t(l)];
     layer_forward(l, x_in_ + int64_t(l) * N * C, a, x_in_ + int64_t(l + 1) * N * C);
   }
-  ref::rmsnorm_forward(hf_, rstdf_, x_in_ + int64_t(cfg_.n_layers) * N * C, base_.ptr(final_norm_), N, C, cfg_.rms_norm_eps);
+  norm_fwd(hf_, rstdf_, x_in_ + int64_t(cfg_.n_layers) * N * C, base_.ptr(final_norm_), N, C, cfg_.rms_norm_eps);
   if (keep_all_logits_) {
     lin_fwd(logits_, hf_, base_.ptr(head_), N, C, V);
     return ce_fwd(logits_, targets_.data(), N, V, &n_valid_, nullptr);
@@ -497,7 +522,7 @@ template <typename T> void TrainModel<T>::backward(double loss_scale) {
       std::copy(g.x_tmp + r * C, g.x_tmp + (r + 1) * C, g.dhf + int64_t(head_rows_[size_t(r)]) * C);
   }
   std::fill(g.dx, g.dx + N * C, T(0));
-  ref::rmsnorm_backward(g.dx, gp(final_norm_), g.dhf, x_in_ + int64_t(L) * N * C, base_.ptr(final_norm_), rstdf_, N, C);
+  norm_bwd(g.dx, gp(final_norm_), g.dhf, x_in_ + int64_t(L) * N * C, base_.ptr(final_norm_), rstdf_, N, C);
   for (int l = L - 1; l >= 0; l--) {
     LayerActs& a = *layer_acts_[opt_.checkpoint_activations ? 0 : size_t(l)];
     const T* x_in = x_in_ + int64_t(l) * N * C;

@@ -131,6 +131,10 @@ template <typename T> class TrainModel {
   void proj_backward(int l, int p, const T* x, const T* u, const T* dy, T* dx, int64_t N);
   // fn(n0, n1) over [0, n): ranges on the pool's threads in the fast path, else one call.
   void par_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) const;
+  // y += x, RMSNorm forward / backward: the reference's ops, on row (or column) ranges of the pool.
+  void add_into(T* y, const T* x, int64_t n) const;
+  void norm_fwd(T* y, T* rstd, const T* x, const T* w, int64_t N, int64_t C, float eps) const;
+  void norm_bwd(T* dx, T* dw, const T* dy, const T* x, const T* w, const T* rstd, int64_t N, int64_t C) const;
   // Cross-entropy of M rows of logits (M, V): the fast path (float) splits rows over the pool and
   // keeps each row's log-sum-exp for ce_bwd; the reference is ref::cross_entropy_*.
   double ce_fwd(const T* logits, const int32_t* targets, int64_t M, int64_t V, int64_t* n_valid, const T* weights);

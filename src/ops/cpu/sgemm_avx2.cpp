@@ -12,33 +12,16 @@
 namespace si::cpu {
 namespace {
 
-constexpr int MR = 6, NR = 16;
+#define VEC __m256
+#define VLEN 8
+#define V_ZERO() _mm256_setzero_ps()
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define V_SET1(f) _mm256_set1_ps(f)
+#define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+constexpr int MR = 6;
 
-// kRows: A(r, k) = a[r * lda + k]; else A(r, k) = a[k * lda + r].
-template <bool kRows>
-void kernel(int64_t kc, const float* a, int64_t lda, const float* b, float alpha, float* c, int64_t ldc) {
-  __m256 acc[MR][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(kRows ? a + r * lda + k : a + r);
-      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
-    }
-    if (!kRows) a += lda;
-    b += NR;
-  }
-  const __m256 va = _mm256_set1_ps(alpha);
-#pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) {
-    float* cr = c + r * ldc;
-    _mm256_storeu_ps(cr, _mm256_fmadd_ps(va, acc[r][0], _mm256_loadu_ps(cr)));
-    _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(va, acc[r][1], _mm256_loadu_ps(cr + 8)));
-  }
-}
+#include "ops/cpu/sgemm_simd.inc"
 
 const SgemmKernel kKernel{MR, NR, kernel<true>, kernel<false>, nullptr};
 

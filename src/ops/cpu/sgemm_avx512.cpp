@@ -17,33 +17,16 @@
 namespace si::cpu {
 namespace {
 
-constexpr int MR = 12, NR = 32;
+#define VEC __m512
+#define VLEN 16
+#define V_ZERO() _mm512_setzero_ps()
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define V_SET1(f) _mm512_set1_ps(f)
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+constexpr int MR = 12;
 
-// kRows: A(r, k) = a[r * lda + k]; else A(r, k) = a[k * lda + r].
-template <bool kRows>
-void kernel(int64_t kc, const float* a, int64_t lda, const float* b, float alpha, float* c, int64_t ldc) {
-  __m512 acc[MR][2];
-#pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      const __m512 ar = _mm512_set1_ps(kRows ? a[r * lda + k] : a[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-    }
-    if (!kRows) a += lda;
-    b += NR;
-  }
-  const __m512 va = _mm512_set1_ps(alpha);
-#pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    float* cr = c + r * ldc;
-    _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, acc[r][0], _mm512_loadu_ps(cr)));
-    _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, acc[r][1], _mm512_loadu_ps(cr + 16)));
-  }
-}
+#include "ops/cpu/sgemm_simd.inc"
 
 // r[i] (row i, 16 columns) := column i of the 16 x 16 block.
 void transpose_16x16(__m512 (&r)[16]) {

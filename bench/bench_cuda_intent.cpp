@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -114,6 +115,7 @@ void run_cart_queries(benchmark::State& st, LmBackend& model, const Tokenizer& t
   for (int i = 0; i < 3; ++i) out = engine.run(reqs);  // the catalog prefill, graph captures
   const int64_t f0 = backend.forward_calls, l0 = backend.logits_calls;
   const double fms0 = backend.forward_ms, lms0 = backend.logits_ms;
+  const int64_t rows0 = backend.logit_rows;
   for (auto _ : st) out = engine.run(reqs);
   double prompt = 0, cached = 0, answer = 0, choices = 0, valid = 0;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -126,6 +128,12 @@ void run_cart_queries(benchmark::State& st, LmBackend& model, const Tokenizer& t
     valid += r.output.has_value() && (*r.output)["product"] == q.product && (*r.output)["quantity"] == q.quantity;
   }
   const double iters = double(st.iterations());
+  if (std::getenv("SI_BENCH_PASSES")) {  // the last batch's passes: where the forward time goes
+    const size_t n = size_t(double(backend.forward_calls - f0) / iters);
+    for (size_t i = backend.passes.size() - n; i < backend.passes.size(); ++i)
+      std::fprintf(stderr, "batch %d pass %zu: %d entries, %d tokens, %.3f ms\n", B, i + n - backend.passes.size(),
+                   backend.passes[i].entries, backend.passes[i].tokens, backend.passes[i].ms);
+  }
   st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["prompt_tok"] = prompt / B;
   st.counters["cached_tok"] = cached / B;
@@ -133,6 +141,7 @@ void run_cart_queries(benchmark::State& st, LmBackend& model, const Tokenizer& t
   st.counters["choices"] = choices / B;
   st.counters["passes"] = double(backend.forward_calls - f0) / iters;
   st.counters["logit_calls"] = double(backend.logits_calls - l0) / iters;
+  st.counters["logit_rows"] = double(backend.logit_rows - rows0) / iters / B;  // allowed tokens scored per query
   // Per batch: ms inside forward and logits calls; the rest of the time is the engine's own work.
   st.counters["fwd_ms"] = (backend.forward_ms - fms0) / iters;
   st.counters["logits_ms"] = (backend.logits_ms - lms0) / iters;

@@ -14,8 +14,8 @@
 //
 // A slot is tied to a script when a forward entry holds the script's request tokens; the tokens
 // fed to that slot after them must spell the answer (checked: a forced token that leaves the script
-// throws). The backend's hidden states stay opaque: a logits call's hidden state is a row of the
-// last forward's output, and that row's slot gives the script.
+// throws). The backend's hidden states stay opaque: a logits query names its row of the last
+// forward's output (logits(): its pointer does), and that row's slot gives the script.
 #pragma once
 
 #include <algorithm>
@@ -42,6 +42,12 @@ class ScriptedBackend : public LmBackend {
 
   int64_t forward_calls = 0, logits_calls = 0;  // calls made to the real backend
   double forward_ms = 0, logits_ms = 0;          // wall time inside them (each ends synchronised)
+  int64_t logit_rows = 0;                        // vocabulary rows asked for
+  struct Pass {
+    int entries, tokens;
+    double ms;
+  };
+  std::vector<Pass> passes;                      // every forward call
 
   int n_vocab() const override { return b_.n_vocab(); }
   int hidden_size() const override { return b_.hidden_size(); }
@@ -82,16 +88,33 @@ class ScriptedBackend : public LmBackend {
     ++forward_calls;
     const Clock::time_point t0 = Clock::now();
     b_.forward(batch, hidden);
-    forward_ms += ms_since(t0);
+    const double ms = ms_since(t0);
+    forward_ms += ms;
+    int tokens = 0;
+    for (const Append& a : batch) tokens += a.n_tokens;
+    passes.push_back({int(batch.size()), tokens, ms});
   }
 
   void logits(const float* hidden, const int32_t* rows, int n_rows, float* out) override {
     ++logits_calls;
+    logit_rows += n_rows;
     const Clock::time_point t0 = Clock::now();
     b_.logits(hidden, rows, n_rows, out);
     logits_ms += ms_since(t0);
     SI_CHECK(last_hidden_ != nullptr && hidden >= last_hidden_, "scripted backend: logits of an unknown hidden state");
     score(last_slots_.at(size_t((hidden - last_hidden_) / hidden_size())), rows, n_rows, out);
+  }
+  void logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out) override {
+    ++logits_calls;
+    for (const LogitsQuery& q : queries) logit_rows += q.n_rows;
+    const Clock::time_point t0 = Clock::now();
+    b_.logits_batch(hidden, queries, out);
+    logits_ms += ms_since(t0);
+    SI_CHECK(hidden == last_hidden_, "scripted backend: logits of an unknown hidden state");
+    for (const LogitsQuery& q : queries) {
+      score(last_slots_.at(size_t(q.hidden_row)), q.rows, q.n_rows, out);
+      out += q.n_rows;
+    }
   }
 
  private:

@@ -165,6 +165,7 @@ CudaLlamaRunner::~CudaLlamaRunner() {
   for (auto& [t, g] : graphs_) cudaGraphExecDestroy(g);
   if (staging_) cudaFreeHost(staging_);
   if (next_host_) cudaFreeHost(next_host_);
+  if (sel_host_) cudaFreeHost(sel_host_);
 }
 
 void CudaLlamaRunner::allocate() {
@@ -190,7 +191,8 @@ void CudaLlamaRunner::allocate() {
   hid16_ = act_.alloc<uint16_t>(size_t(T * C));
   max_out_ = kLogitRows;
   logits_ = act_.alloc<float>(size_t(max_out_ * V));
-  d_sel_ = act_.alloc<int32_t>(size_t(V));
+  d_sel_ = act_.alloc<int32_t>(size_t(2 * V));  // vocabulary rows, then (logits_pairs) hidden rows
+  SI_CUDA_CHECK(cudaMallocHost(&sel_host_, size_t(2 * V) * sizeof(int32_t)));
   d_next_ = act_.alloc<int32_t>(size_t(T));
   SI_CUDA_CHECK(cudaMallocHost(&next_host_, size_t(T) * sizeof(int32_t)));
   // ids | pos | rows | meta: one block on each side, one copy per forward.
@@ -464,6 +466,36 @@ void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int
     const int64_t m = std::min(per, n - m0);
     cuda::matmul_rows(DType::F16, h16 + m0 * C, m, C, output_, d_sel_, R, logits_, st);
     SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * R, logits_, size_t(m * R) * 4, cudaMemcpyDeviceToHost, st));
+  }
+  stream_.sync();
+}
+
+void CudaLlamaRunner::logits_pairs(const float* hidden, int64_t n_hidden, std::span<const int32_t> hidden_rows,
+                                   std::span<const int32_t> vocab_rows, float* out) {
+  const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size, R = int64_t(vocab_rows.size());
+  SI_CHECK(n_hidden >= 0 && n_hidden <= opt_.max_tokens, "logits: {} hidden rows exceed max_tokens {}", n_hidden,
+           opt_.max_tokens);
+  SI_CHECK(hidden_rows.size() == vocab_rows.size(), "logits: {} hidden rows for {} vocabulary rows",
+           hidden_rows.size(), vocab_rows.size());
+  if (R == 0) return;
+  for (int64_t i = 0; i < R; ++i) {
+    SI_CHECK(vocab_rows[size_t(i)] >= 0 && vocab_rows[size_t(i)] < V,
+             "logits: row {} (index {}) outside the vocabulary of {}", vocab_rows[size_t(i)], i, V);
+    SI_CHECK(hidden_rows[size_t(i)] >= 0 && hidden_rows[size_t(i)] < n_hidden,
+             "logits: hidden row {} (index {}) outside the {} given", hidden_rows[size_t(i)], i, n_hidden);
+  }
+  const cudaStream_t st = stream_.get();
+  SI_CUDA_CHECK(cudaMemcpyAsync(hid_, hidden, size_t(n_hidden * C) * 4, cudaMemcpyHostToDevice, st));
+  cuda::convert(DType::F32, hid_, DType::F16, hid16_, n_hidden * C, st);
+  // Up to V pairs per pass (the index buffers' size): one index upload, one launch, one download.
+  for (int64_t r0 = 0; r0 < R; r0 += V) {
+    const int64_t m = std::min(V, R - r0);
+    if (r0 > 0) stream_.sync();  // the pinned indices of the previous pass may still be in flight
+    std::copy_n(vocab_rows.data() + r0, m, sel_host_);
+    std::copy_n(hidden_rows.data() + r0, m, sel_host_ + m);
+    SI_CUDA_CHECK(cudaMemcpyAsync(d_sel_, sel_host_, size_t(2 * m) * 4, cudaMemcpyHostToDevice, st));
+    cuda::matmul_pairs(DType::F16, hid16_, C, output_, d_sel_ + m, d_sel_, m, logits_, st);
+    SI_CUDA_CHECK(cudaMemcpyAsync(out + r0, logits_, size_t(m) * 4, cudaMemcpyDeviceToHost, st));
   }
   stream_.sync();
 }

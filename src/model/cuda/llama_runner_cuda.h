@@ -9,6 +9,7 @@
 //   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
 //   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
+//   r.logits_pairs(hidden, n, hidden_rows, vocab_rows, out);            // several sequences' rows
 //   r.append_greedy({{1, &tok, 1}}, &tok);                              // decode step + argmax on the GPU
 //
 //   auto r = si::CudaLlamaRunner::random(si::llama_config_preset("llama-3.2-1b"), 1, {...});  // benchmarks
@@ -80,6 +81,11 @@ class CudaLlamaRunner {
   void forward_greedy(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
                       std::span<const int32_t> out_rows, int32_t* next);
   void logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out);
+  // out[i] = the logit of vocabulary row vocab_rows[i] for hidden row hidden_rows[i] of `hidden`
+  // (n_hidden, C): the allowed tokens of every sequence of a decode step in one upload, launch and
+  // download. Each value is bitwise what logits() gives for that hidden row and vocabulary row.
+  void logits_pairs(const float* hidden, int64_t n_hidden, std::span<const int32_t> hidden_rows,
+                    std::span<const int32_t> vocab_rows, float* out);
   std::vector<float> eval(int slot, std::span<const int32_t> ids);
 
   // Slots, as KvCache: lengths, sharing a prefix in place, copying one.
@@ -156,7 +162,8 @@ class CudaLlamaRunner {
   int32_t* d_ids_ = nullptr;          // (max_tokens) then pos (max_tokens) then out_rows, then meta
   int32_t* d_pos_ = nullptr;
   int32_t* d_rows_ = nullptr;
-  int32_t* d_sel_ = nullptr;          // (max vocabulary rows asked for) for logits(rows)
+  int32_t* d_sel_ = nullptr;          // (2 V): vocabulary rows for logits(rows), + hidden rows for logits_pairs
+  int32_t* sel_host_ = nullptr;       // (2 V) pinned staging of d_sel_ for logits_pairs
   int32_t* d_next_ = nullptr;         // (max_tokens) greedy tokens
   int32_t* next_host_ = nullptr;      // (max_tokens) pinned copy of d_next_
   cuda::TokenMeta* d_meta_ = nullptr;

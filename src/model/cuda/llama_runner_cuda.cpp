@@ -195,13 +195,16 @@ void CudaLlamaRunner::allocate() {
   SI_CUDA_CHECK(cudaMallocHost(&sel_host_, size_t(2 * V) * sizeof(int32_t)));
   d_next_ = act_.alloc<int32_t>(size_t(T));
   SI_CUDA_CHECK(cudaMallocHost(&next_host_, size_t(T) * sizeof(int32_t)));
-  // ids | pos | rows | meta: one block on each side, one copy per forward.
-  staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta));
+  // ids | pos | rows | meta | attention chunks: one block on each side, one copy per forward.
+  staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta)) + size_t(T + 2) * sizeof(int32_t);
   char* dev = static_cast<char*>(act_.alloc_bytes(staging_bytes_));
   d_ids_ = reinterpret_cast<int32_t*>(dev);
   d_pos_ = d_ids_ + T;
   d_rows_ = d_pos_ + T;
   d_meta_ = reinterpret_cast<cuda::TokenMeta*>(d_rows_ + T);
+  d_chunks_ = reinterpret_cast<int32_t*>(d_meta_ + T);
+  attn_chunk_tokens_ =
+      opt_.mma_attention ? cuda::attention_mma_chunk_tokens(DType::F16, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim) : 0;
   SI_CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
 }
 
@@ -292,7 +295,8 @@ void CudaLlamaRunner::layers(int64_t T) {
     cuda::rope(h16, qkv, ldqkv, inv_freq_, d_pos_, T, H + KVH, D, interleaved_, s);
     // This batch's keys/values first: tokens of one sequence attend to each other.
     cuda::kv_store(h16, qkv + Q, qkv + Q + KV, ldqkv, kv, d_meta_, T, s);
-    cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
+    if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
+    else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
     mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
     cuda::rms_norm(DType::F32, x_, w.ffn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
     mm(xn_, T, w.gu, h16, gu_, false);
@@ -352,6 +356,7 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
     const int pre = prefix_slot_[size_t(s)];
     meta[t] = cuda::TokenMeta{s, ps, pre >= 0 ? pre : s, pre >= 0 ? prefix_len_[size_t(s)] : 0};
   }
+  if (attn_chunk_tokens_ > 0) cuda::attention_chunks(meta, T, attn_chunk_tokens_, reinterpret_cast<int32_t*>(meta + opt_.max_tokens));
   for (int64_t i = 0; i < n_out; ++i) {
     SI_CHECK(out_rows[size_t(i)] >= 0 && out_rows[size_t(i)] < T, "forward: output row {} outside the batch of {}",
              out_rows[size_t(i)], T);

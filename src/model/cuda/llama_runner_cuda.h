@@ -17,7 +17,8 @@
 // Activations: the residual stream stays fp32; matmul inputs and outputs, q/k/v, attention output
 // and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
-// attention -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
+// attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a sequence's
+// tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
 // matmul adding into the residual. Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
 // -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Embeddings, norms and the LM head stay FP16
@@ -51,6 +52,7 @@ struct CudaRunnerOptions {
   int graph_max_tokens = 64;
   bool gptq_4bit = true;        // a 4-bit GPTQ model keeps its Linears in 4 bits (false: FP16 on the GPU)
   int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
+  bool mma_attention = true;    // tensor-core attention (ops/cuda/attention_mma.cu) where it applies
 };
 
 class CudaLlamaRunner {
@@ -167,7 +169,9 @@ class CudaLlamaRunner {
   int32_t* d_next_ = nullptr;         // (max_tokens) greedy tokens
   int32_t* next_host_ = nullptr;      // (max_tokens) pinned copy of d_next_
   cuda::TokenMeta* d_meta_ = nullptr;
-  void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta
+  int32_t* d_chunks_ = nullptr;       // (max_tokens + 2) attention chunks (cuda::attention_chunks)
+  int attn_chunk_tokens_ = 0;         // tokens per chunk of attention_mma; 0: the CUDA-core kernel
+  void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta | chunks
   size_t staging_bytes_ = 0;
   // By (batch tokens, greedy rows or 0): captured graphs, and eager runs per key (cuBLAS plans
   // exist after one).

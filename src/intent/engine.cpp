@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "core/error.h"
 #include "intent/answer_grammar.h"
@@ -38,7 +39,7 @@ struct Job {
   std::vector<int32_t> answer;   // answer ids so far (fed or chosen)
   bool done = false;
   // constrained
-  std::optional<AnswerGrammar> grammar;
+  std::shared_ptr<const AnswerGrammar> grammar;  // shared by the requests of one catalog
   int state = ByteDfa::kNone;
   std::vector<int32_t> allowed;  // tokens of the choice waiting for logits (empty: none waits)
   std::vector<double> field_logp;
@@ -51,7 +52,7 @@ struct Job {
 
 IntentEngine::IntentEngine(LmBackend& backend, const Tokenizer& tokenizer, const TaskSpec& spec, IntentOptions options)
     : backend_(backend), tok_(tokenizer), spec_(spec), options_(options), trie_(answer_token_bytes(tokenizer)),
-      cache_(0, std::max(1, options.cache_slots)) {
+      cache_(0, std::max(1, options.cache_slots)), catalogs_(size_t(std::max(4, options.cache_slots))) {
   SI_CHECK(options_.max_batch >= 1, "max batch must be at least 1 (got {})", options_.max_batch);
   SI_CHECK(tok_.vocab_size() <= backend_.n_vocab(), "tokenizer has {} tokens but the model only {}", tok_.vocab_size(),
            backend_.n_vocab());
@@ -85,7 +86,8 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     j.req = &requests[i];
     j.res = &results[i];
     j.slot = first_work_slot + int(i);
-    prompts[i] = encode_prompt(tok_, spec_, requests[i].catalog, requests[i].text);
+    const CatalogCache::Entry& shop = catalogs_.get(tok_, spec_, requests[i].catalog, constrained);
+    prompts[i] = {shop.prefix, encode_prompt_request(tok_, spec_, requests[i].text)};
     j.res->prompt_tokens = int(prompts[i].prefix.size() + prompts[i].request.size());
     if (j.res->prompt_tokens + options_.max_new_tokens > capacity) {
       j.res->error = fmt::format("prompt of {} tokens does not fit the context ({} tokens, {} kept for the answer)",
@@ -94,13 +96,12 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
       continue;
     }
     if (constrained) {
-      try {
-        j.grammar = compile_answer_grammar(spec_, requests[i].catalog);
-      } catch (const Error& e) {
-        j.res->error = e.what();
+      if (!shop.grammar) {
+        j.res->error = shop.error;
         j.done = true;
         continue;
       }
+      j.grammar = shop.grammar;
       j.state = j.grammar->dfa.start();
       j.field_logp.assign(j.grammar->field_names.size(), 0.0);
     }

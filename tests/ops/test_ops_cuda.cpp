@@ -350,6 +350,42 @@ TEST(CudaAttentionMma, MatchesReference) {
   }
 }
 
+// The fused RoPE + KV store gives bitwise what rope() on the q and k heads then kv_store() give:
+// the rotated rows in place and the cache, for both pairings.
+TEST_P(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int S = 3, cap = 16, H = 4, KVH = 2, D = 64;
+  const std::vector<cuda::TokenMeta> meta = {{0, 0, 0, 0}, {0, 1, 0, 0}, {2, 9, 0, 0}, {1, 15, 0, 0}, {2, 10, 0, 0}};
+  const int64_t T = int64_t(meta.size()), ld = int64_t(H + 2 * KVH) * D + 8;  // padded rows
+  std::vector<int32_t> pos;
+  for (const auto& m : meta) pos.push_back(m.pos);
+  std::vector<float> inv_freq(size_t(D / 2));
+  for (int i = 0; i < D / 2; ++i) inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / float(D));
+  auto dmeta = upload_vec(meta, s);
+  auto dpos = upload_vec(pos, s);
+  auto dinv = upload_vec(inv_freq, s);
+  const auto qkv = rounded(randn(size_t(T * ld), 50), t);
+  const auto cache0 = rounded(randn(size_t(S * KVH * cap * D), 51), t);
+  const size_t esz = t == DType::F32 ? 4 : 2;
+  for (const bool interleaved : {false, true}) {
+    DeviceTensor x1(qkv, t, s), k1(cache0, t, s), v1(cache0, t, s);
+    DeviceTensor x2(qkv, t, s), k2(cache0, t, s), v2(cache0, t, s);
+    const cuda::KvLayer l1{k1.data(), v1.data(), t, KVH, D, cap}, l2{k2.data(), v2.data(), t, KVH, D, cap};
+    char* b1 = static_cast<char*>(x1.data());
+    cuda::rope(t, b1, ld, dinv.as<float>(), dpos.as<int32_t>(), T, H + KVH, D, interleaved, s.get());
+    cuda::kv_store(t, b1 + size_t(H) * D * esz, b1 + size_t(H + KVH) * D * esz, ld, l1, dmeta.as<cuda::TokenMeta>(), T,
+                   s.get());
+    cuda::rope_kv_store(t, x2.data(), ld, dinv.as<float>(), T, H, l2, dmeta.as<cuda::TokenMeta>(), interleaved,
+                        s.get());
+    EXPECT_EQ(x1.download(s), x2.download(s)) << (interleaved ? "interleaved" : "half");
+    EXPECT_EQ(k1.download(s), k2.download(s));
+    EXPECT_EQ(v1.download(s), v2.download(s));
+    EXPECT_NE(k1.download(s), cache0);  // something was stored
+  }
+}
+
 TEST_P(CudaOps, KvStoreWritesSlotPositions) {
   SI_REQUIRE_CUDA();
   const DType t = GetParam();

@@ -281,7 +281,7 @@ cuda::KvLayer CudaLlamaRunner::kv_layer(int l) const {
 void CudaLlamaRunner::layers(int64_t T) {
   const cudaStream_t s = stream_.get();
   const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
-  const int H = cfg_.n_heads, KVH = cfg_.n_kv_heads, D = cfg_.head_dim;
+  const int H = cfg_.n_heads;
   const int64_t ldqkv = Q + 2 * KV;
   const DType h16 = DType::F16;
   auto* qkv = static_cast<uint16_t*>(qkv_);
@@ -291,10 +291,9 @@ void CudaLlamaRunner::layers(int64_t T) {
     const cuda::KvLayer kv = kv_layer(l);
     cuda::rms_norm(DType::F32, x_, w.attn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
     mm(xn_, T, w.qkv, h16, qkv, false);
-    // The k heads follow the q heads in each row: one launch rotates both.
-    cuda::rope(h16, qkv, ldqkv, inv_freq_, d_pos_, T, H + KVH, D, interleaved_, s);
-    // This batch's keys/values first: tokens of one sequence attend to each other.
-    cuda::kv_store(h16, qkv + Q, qkv + Q + KV, ldqkv, kv, d_meta_, T, s);
+    // q and k heads rotated and this batch's keys/values stored first (tokens of one sequence
+    // attend to each other), in one launch.
+    cuda::rope_kv_store(h16, qkv, ldqkv, inv_freq_, T, H, kv, d_meta_, interleaved_, s);
     if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
     else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
     mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T

@@ -16,9 +16,9 @@
 //
 // Activations: the residual stream stays fp32; matmul inputs and outputs, q/k/v, attention output
 // and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
-// reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
-// attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a sequence's
-// tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
+// reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE + KV store (one
+// kernel) -> attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a
+// sequence's tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
 // matmul adding into the residual. Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
 // -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Embeddings, norms and the LM head stay FP16

@@ -83,6 +83,12 @@ struct TokenMeta {
 void kv_store(DType t, const void* k, const void* v, int64_t ld, const KvLayer& cache, const TokenMeta* meta,
               int64_t T, cudaStream_t s);
 
+// rope() on the H q heads and KVH k heads of fused q|k|v rows (k at H*D, v at (H+KVH)*D of each
+// row), then kv_store() of the rotated k and of v, in one launch (ops/cuda/rope_kv.cu); positions
+// are meta[t].pos. Bitwise the same results as the two ops.
+void rope_kv_store(DType t, void* qkv, int64_t ld, const float* inv_freq, int64_t T, int H, const KvLayer& cache,
+                   const TokenMeta* meta, bool interleaved, cudaStream_t s);
+
 // Causal GQA attention: token t's H query heads (q + t*ldq, (H, D), type `t`) attend to positions
 // 0..pos of their sequence (already in the cache), softmax in fp32, scale 1/sqrt(D). out (T, H, D)
 // rows every ldo elements. head_dim at most 128. `meta` is a device array of T entries.

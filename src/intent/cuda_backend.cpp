@@ -73,4 +73,27 @@ void CudaBackend::logits(const float* hidden, const int32_t* rows, int n_rows, f
   runner_->logits(hidden, 1, rows ? std::span<const int32_t>(rows, size_t(n_rows)) : std::span<const int32_t>(), out);
 }
 
+void CudaBackend::logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out) {
+  bool all_selected = true;
+  int n_hidden = 0;
+  for (const LogitsQuery& q : queries) {
+    all_selected = all_selected && q.rows;
+    n_hidden = std::max(n_hidden, q.hidden_row + 1);
+  }
+  if (!all_selected || n_hidden > runner_->max_tokens()) {
+    // One query at a time, as logits() does. Full-vocabulary rows (free decoding) must: cuBLAS
+    // over several rows rounds differently from the one-row GEMV, and answers must not depend on
+    // batching. More hidden rows than the runner's activation buffers hold is a corner case.
+    LmBackend::logits_batch(hidden, queries, out);
+    return;
+  }
+  pair_hidden_.clear();
+  pair_vocab_.clear();
+  for (const LogitsQuery& q : queries) {
+    pair_hidden_.insert(pair_hidden_.end(), size_t(q.n_rows), q.hidden_row);
+    pair_vocab_.insert(pair_vocab_.end(), q.rows, q.rows + q.n_rows);
+  }
+  runner_->logits_pairs(hidden, n_hidden, pair_hidden_, pair_vocab_, out);
+}
+
 }  // namespace si

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "intent/lm_backend.h"
 #include "model/cuda/llama_runner_cuda.h"
@@ -40,11 +41,15 @@ class CudaBackend : public LmBackend {
   // split across passes in order); the result is the same as one pass.
   void forward(std::span<const Append> batch, float* hidden) override;
   void logits(const float* hidden, const int32_t* rows, int n_rows, float* out) override;
+  // Every query with a row list in one pass (CudaLlamaRunner::logits_pairs); full-vocabulary queries
+  // (free decoding) one by one, as logits() computes them.
+  void logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out) override;
 
   CudaLlamaRunner& runner() { return *runner_; }
 
  private:
   std::unique_ptr<CudaLlamaRunner> runner_;
+  std::vector<int32_t> pair_hidden_, pair_vocab_;  // logits_batch's flattened queries (reused)
 };
 
 }  // namespace si

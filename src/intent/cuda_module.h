@@ -37,7 +37,7 @@ struct CudaBackendOptions {
   int graph_max_tokens = 64;    // passes up to this many tokens replay CUDA graphs
 };
 
-inline constexpr int kCudaModuleAbi = 2;
+inline constexpr int kCudaModuleAbi = 3;  // 3: LmBackend::logits_batch
 
 struct CudaModule {
   int abi_version;  // kCudaModuleAbi of the module's build

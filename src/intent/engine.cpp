@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "core/error.h"
 #include "intent/answer_grammar.h"
@@ -38,8 +39,9 @@ struct Job {
   std::vector<int32_t> answer;   // answer ids so far (fed or chosen)
   bool done = false;
   // constrained
-  std::optional<AnswerGrammar> grammar;
+  std::shared_ptr<const AnswerGrammar> grammar;  // shared by the requests of one catalog
   int state = ByteDfa::kNone;
+  std::vector<int32_t> allowed;  // tokens of the choice waiting for logits (empty: none waits)
   std::vector<double> field_logp;
   double structure_logp = 0.0;
   // free
@@ -50,7 +52,7 @@ struct Job {
 
 IntentEngine::IntentEngine(LmBackend& backend, const Tokenizer& tokenizer, const TaskSpec& spec, IntentOptions options)
     : backend_(backend), tok_(tokenizer), spec_(spec), options_(options), trie_(answer_token_bytes(tokenizer)),
-      cache_(0, std::max(1, options.cache_slots)) {
+      cache_(0, std::max(1, options.cache_slots)), catalogs_(size_t(std::max(4, options.cache_slots))) {
   SI_CHECK(options_.max_batch >= 1, "max batch must be at least 1 (got {})", options_.max_batch);
   SI_CHECK(tok_.vocab_size() <= backend_.n_vocab(), "tokenizer has {} tokens but the model only {}", tok_.vocab_size(),
            backend_.n_vocab());
@@ -84,7 +86,8 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     j.req = &requests[i];
     j.res = &results[i];
     j.slot = first_work_slot + int(i);
-    prompts[i] = encode_prompt(tok_, spec_, requests[i].catalog, requests[i].text);
+    const CatalogCache::Entry& shop = catalogs_.get(tok_, spec_, requests[i].catalog, constrained);
+    prompts[i] = {shop.prefix, encode_prompt_request(tok_, spec_, requests[i].text)};
     j.res->prompt_tokens = int(prompts[i].prefix.size() + prompts[i].request.size());
     if (j.res->prompt_tokens + options_.max_new_tokens > capacity) {
       j.res->error = fmt::format("prompt of {} tokens does not fit the context ({} tokens, {} kept for the answer)",
@@ -93,13 +96,12 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
       continue;
     }
     if (constrained) {
-      try {
-        j.grammar = compile_answer_grammar(spec_, requests[i].catalog);
-      } catch (const Error& e) {
-        j.res->error = e.what();
+      if (!shop.grammar) {
+        j.res->error = shop.error;
         j.done = true;
         continue;
       }
+      j.grammar = shop.grammar;
       j.state = j.grammar->dfa.start();
       j.field_logp.assign(j.grammar->field_names.size(), 0.0);
     }
@@ -144,7 +146,9 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
   for (int s : pinned) cache_.pin(s, false);
 
   // 2. Decoding. `advance` queues what can be decided without the model and stops at the first
-  //    choice that needs logits of the position fed last.
+  //    choice that needs logits: with tokens queued it waits for the next forward pass; right after
+  //    one it leaves the choice's allowed tokens in j.allowed, and `choose` takes the pick once the
+  //    logits of every waiting job of the step have come back in one logits_batch call.
   const int eos = tok_.eos_id();
   std::vector<int32_t> allowed;
   std::vector<float> logits;
@@ -152,7 +156,17 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     j.pending.insert(j.pending.end(), ids.begin(), ids.end());
     j.answer.insert(j.answer.end(), ids.begin(), ids.end());
   };
-  auto advance = [&](Job& j, const float* hidden) {
+  // The token `pick` taken at the current state with log-probability logp; false when it ends the answer.
+  auto take = [&](Job& j, int32_t pick, double logp) {
+    const ByteDfa::State& st = j.grammar->dfa.state(j.state);
+    if (st.field >= 0) j.field_logp[size_t(st.field)] += logp;
+    else j.structure_logp += logp;  // e.g. how a field's opening quote is tokenized
+    if (pick == eos) { j.done = true; return false; }
+    feed(j, std::span<const int32_t>(&pick, 1));
+    j.state = j.grammar->dfa.walk(j.state, tok_.token_bytes(pick));
+    return true;
+  };
+  auto advance = [&](Job& j) {
     const ByteDfa& dfa = j.grammar->dfa;
     for (;;) {
       const ByteDfa::State& st = dfa.state(j.state);
@@ -171,27 +185,23 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
       trie_.allowed(dfa, j.state, &allowed);
       if (st.accept) allowed.push_back(eos);
       SI_CHECK(!allowed.empty(), "no token of the vocabulary can continue the answer '{}'", tok_.decode(j.answer));
-      int32_t pick = allowed[0];
-      double logp = 0.0;
       if (allowed.size() > 1) {
-        if (!j.pending.empty()) return;  // needs the logits after what is queued
-        SI_CHECK(hidden != nullptr, "internal: a choice with nothing queued and no logits");
-        logits.resize(allowed.size());
-        backend_.logits(hidden, allowed.data(), int(allowed.size()), logits.data());
-        const size_t best = size_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        double sum = 0.0;
-        for (float l : logits) sum += std::exp(double(l) - double(logits[best]));
-        logp = -std::log(sum);  // log softmax of the best among the allowed tokens
-        pick = allowed[best];
-        j.res->choices++;
-        hidden = nullptr;  // used
+        if (j.pending.empty()) j.allowed.swap(allowed);  // needs the logits of the position fed last
+        return;  // else: needs the logits after what is queued
       }
-      if (st.field >= 0) j.field_logp[size_t(st.field)] += logp;
-      else j.structure_logp += logp;  // e.g. how a field's opening quote is tokenized
-      if (pick == eos) { j.done = true; return; }
-      feed(j, std::span<const int32_t>(&pick, 1));
-      j.state = dfa.walk(j.state, tok_.token_bytes(pick));
+      if (!take(j, allowed[0], 0.0)) return;
     }
+  };
+  // The waiting choice of `j` from the logits of its allowed tokens.
+  auto choose = [&](Job& j, const float* l) {
+    const size_t n = j.allowed.size();
+    const size_t best = size_t(std::max_element(l, l + n) - l);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += std::exp(double(l[i]) - double(l[best]));
+    const int32_t pick = j.allowed[best];
+    j.allowed.clear();
+    j.res->choices++;
+    if (take(j, pick, -std::log(sum))) advance(j);  // log softmax of the best among the allowed tokens
   };
   auto step_free = [&](Job& j, const float* hidden) {
     int32_t pick;
@@ -209,12 +219,16 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     feed(j, std::span<const int32_t>(&pick, 1));
   };
 
-  for (Job& j : jobs)
-    if (!j.done && constrained) advance(j, nullptr);
+  for (Job& j : jobs) {
+    if (j.done || !constrained) continue;
+    advance(j);
+    SI_CHECK(j.allowed.empty(), "internal: a choice with nothing queued and no logits");
+  }
 
   std::vector<LmBackend::Append> batch;
   std::vector<Job*> in_batch;
   std::vector<float> hidden;
+  std::vector<LmBackend::LogitsQuery> queries;
   for (;;) {
     batch.clear();
     in_batch.clear();
@@ -226,15 +240,35 @@ void IntentEngine::run_chunk(std::span<const IntentRequest> requests, std::span<
     if (batch.empty()) break;
     hidden.resize(batch.size() * size_t(backend_.hidden_size()));
     backend_.forward(batch, hidden.data());
+    queries.clear();
+    size_t n_logits = 0;
     for (size_t b = 0; b < in_batch.size(); ++b) {
       Job& j = *in_batch[b];
       j.pending.clear();
-      const float* h = hidden.data() + b * size_t(backend_.hidden_size());
-      if (constrained) advance(j, h);
-      else step_free(j, h);
-      if (!j.done && backend_.slot_length(j.slot) + int(j.pending.size()) > capacity) {
-        j.res->error = "answer does not fit the context";
-        j.done = true;
+      if (constrained) {
+        advance(j);
+        if (!j.allowed.empty()) {
+          queries.push_back({int(b), j.allowed.data(), int(j.allowed.size())});
+          n_logits += j.allowed.size();
+        }
+      } else {
+        step_free(j, hidden.data() + b * size_t(backend_.hidden_size()));
+      }
+    }
+    if (!queries.empty()) {
+      // Every choice of this step in one call (one pass on the GPU instead of one per job).
+      logits.resize(n_logits);
+      backend_.logits_batch(hidden.data(), queries, logits.data());
+      const float* l = logits.data();
+      for (const LmBackend::LogitsQuery& q : queries) {
+        choose(*in_batch[size_t(q.hidden_row)], l);
+        l += q.n_rows;
+      }
+    }
+    for (Job* j : in_batch) {
+      if (!j->done && backend_.slot_length(j->slot) + int(j->pending.size()) > capacity) {
+        j->res->error = "answer does not fit the context";
+        j->done = true;
       }
     }
   }

@@ -12,7 +12,8 @@
 // Free decoding is the paper's way: greedy over the full vocabulary until end-of-text, then parse.
 //
 // Catalog prefixes are kept in a KV cache (intent/prefix_cache.h) and copied into the request's
-// slot, so a shop's catalog is processed once.
+// slot, so a shop's catalog is processed once; its prompt tokens and answer grammar are kept too
+// (intent/catalog_cache.h).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/task_spec.h"
+#include "intent/catalog_cache.h"
 #include "intent/lm_backend.h"
 #include "intent/prefix_cache.h"
 #include "intent/token_trie.h"
@@ -78,6 +80,7 @@ class IntentEngine {
   IntentOptions options_;
   TokenTrie trie_;
   PrefixCache cache_;
+  CatalogCache catalogs_;  // prompt prefix ids and answer grammar per recent catalog
 };
 
 }  // namespace si

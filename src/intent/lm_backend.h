@@ -8,6 +8,8 @@
 //   LmBackend::Append a{slot, tokens.data(), int(tokens.size())};
 //   backend.forward({&a, 1}, hidden.data());                 // (1, C)
 //   backend.logits(hidden.data(), rows.data(), n, out.data());
+//   LmBackend::LogitsQuery q[] = {{0, rows0, n0}, {3, rows3, n3}};   // hidden rows 0 and 3
+//   backend.logits_batch(hidden.data(), q, out.data());              // n0 + n3 values, in order
 #pragma once
 
 #include <cstddef>
@@ -43,6 +45,26 @@ class LmBackend {
   // Logits of vocabulary rows `rows` (n_rows of them) for one hidden state; rows == nullptr means
   // every row (n_rows must then be n_vocab()).
   virtual void logits(const float* hidden, const int32_t* rows, int n_rows, float* out) = 0;
+
+  struct LogitsQuery {
+    int hidden_row;        // row of `hidden` (batch, hidden_size)
+    const int32_t* rows;   // vocabulary rows; nullptr means all (n_rows == n_vocab())
+    int n_rows;
+  };
+  // Several logits requests at once (one per decoding sequence of a step): `out` receives each
+  // query's n_rows values, query after query. Each value equals what logits() gives for the same
+  // hidden row and vocabulary row, so results do not depend on how requests are grouped. This
+  // default loops over logits(); a backend with a fixed cost per call (the GPU's copies, launch
+  // and synchronisation) overrides it with one pass.
+  virtual void logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out);
 };
+
+inline void LmBackend::logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out) {
+  const size_t C = size_t(hidden_size());
+  for (const LogitsQuery& q : queries) {
+    logits(hidden + size_t(q.hidden_row) * C, q.rows, q.n_rows, out);
+    out += q.n_rows;
+  }
+}
 
 }  // namespace si

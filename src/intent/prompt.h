@@ -27,6 +27,10 @@ struct PromptTokens {
 
 PromptTokens encode_prompt(const Tokenizer& tok, const TaskSpec& spec, const std::vector<std::string>& catalog,
                            const std::string& request);
+// Its two halves (the engine keeps a catalog's prefix: intent/catalog_cache.h).
+std::vector<int32_t> encode_prompt_prefix(const Tokenizer& tok, const TaskSpec& spec,
+                                          const std::vector<std::string>& catalog);
+std::vector<int32_t> encode_prompt_request(const Tokenizer& tok, const TaskSpec& spec, const std::string& request);
 
 // The canonical answer text's ids followed by the end-of-text id.
 std::vector<int32_t> encode_answer(const Tokenizer& tok, const TaskSpec& spec, const nlohmann::json& output);

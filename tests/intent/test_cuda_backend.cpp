@@ -43,6 +43,17 @@ class Recorder : public LmBackend {
   void forward(std::span<const Append> batch, float* hidden) override { b_.forward(batch, hidden); }
   void logits(const float* hidden, const int32_t* rows, int n_rows, float* out) override {
     b_.logits(hidden, rows, n_rows, out);
+    record(rows, n_rows, out);
+  }
+  // The backend's own batched path (one pass on the GPU), recorded query by query.
+  void logits_batch(const float* hidden, std::span<const LogitsQuery> queries, float* out) override {
+    b_.logits_batch(hidden, queries, out);
+    for (const LogitsQuery& q : queries) {
+      record(q.rows, q.n_rows, out);
+      out += q.n_rows;
+    }
+  }
+  void record(const int32_t* rows, int n_rows, const float* out) {
     calls.push_back({rows ? std::vector<int32_t>(rows, rows + n_rows) : std::vector<int32_t>(),
                      std::vector<float>(out, out + n_rows)});
   }
@@ -119,6 +130,38 @@ TEST_F(CudaBackendTest, EngineAnswersAsOnTheCpu) {
         ASSERT_TRUE(b[i].output.has_value()) << b[i].error;  // constrained: always valid
         EXPECT_NEAR(std::log(a[i].confidence), std::log(b[i].confidence), 2e-2);
       }
+    }
+  }
+}
+
+// The batched logits (CudaLlamaRunner::logits_pairs: one upload, launch and download for every
+// query) are bitwise the per-row ones, so the engine's answers do not depend on batching; queries
+// of the full vocabulary take the per-row path.
+TEST_F(CudaBackendTest, BatchedLogitsEqualPerRow) {
+  CudaBackend backend(*model_, {.n_slots = 3, .capacity = 64, .max_tokens = 64});
+  const int C = backend.hidden_size(), V = backend.n_vocab();
+  const std::vector<int32_t> t0 = {1, 17, 300, 5}, t1 = {9}, t2 = {40, 41, 42};
+  const LmBackend::Append batch[] = {{0, t0.data(), 4}, {1, t1.data(), 1}, {2, t2.data(), 3}};
+  std::vector<float> hidden(size_t(3 * C));
+  backend.forward(batch, hidden.data());
+  std::vector<int32_t> many(300);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = int32_t((i * 7919) % size_t(V));
+  const std::vector<int32_t> r0 = {5, 0, V - 1, 77}, r2 = {123}, r1 = {3, 4, 5, 6, 7, 8, 9};
+  for (const bool full : {false, true}) {
+    std::vector<LmBackend::LogitsQuery> q = {{2, r0.data(), 4}, {0, r2.data(), 1}, {1, r1.data(), 7},
+                                             {2, r1.data(), 7}, {0, many.data(), 300}};
+    if (full) q.push_back({1, nullptr, V});
+    size_t total = 0;
+    for (const auto& qq : q) total += size_t(qq.n_rows);
+    std::vector<float> batched(total, NAN);
+    backend.logits_batch(hidden.data(), q, batched.data());
+    size_t at = 0;
+    for (const LmBackend::LogitsQuery& qq : q) {
+      std::vector<float> one(size_t(qq.n_rows));
+      backend.logits(hidden.data() + size_t(qq.hidden_row) * size_t(C), qq.rows, qq.n_rows, one.data());
+      for (size_t i = 0; i < one.size(); ++i)
+        ASSERT_EQ(batched[at + i], one[i]) << "hidden row " << qq.hidden_row << ", entry " << i << (full ? " (with a full row)" : "");
+      at += one.size();
     }
   }
 }

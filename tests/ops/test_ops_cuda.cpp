@@ -290,6 +290,102 @@ TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
   }
 }
 
+// The tensor-core kernel (F16 only) against the fp32 reference on the same batches, plus long runs
+// of one sequence that span several chunks (one with a shared prefix), for every heads-per-kv-head
+// count it takes (16 / G tokens per warp) and both head sizes.
+TEST(CudaAttentionMma, MatchesReference) {
+  SI_REQUIRE_CUDA();
+  const DType t = DType::F16;
+  cuda::Stream s;
+  struct Cfg { int H, KVH, D; };
+  std::vector<cuda::TokenMeta> small, big, runs;
+  for (int p = 0; p < 10; ++p) small.push_back({0, p, 0, 0});
+  small.push_back({1, 40, 0, 0});
+  for (int p = 20; p < 25; ++p) small.push_back({2, p, 3, 20});
+  small.push_back({2, 70, 3, 20});
+  for (int i = 0; i < 300; ++i) big.push_back(i % 3 == 2 ? cuda::TokenMeta{2, 20 + i % 60, 3, 20}
+                                                         : cuda::TokenMeta{i % 2, (i * 7) % 80, 0, 0});
+  for (int p = 0; p < 70; ++p) runs.push_back({0, p, 0, 0});       // 70 tokens: several chunks
+  runs.push_back({1, 79, 0, 0});                                    // a decode step, all 80 keys
+  for (int p = 20; p < 57; ++p) runs.push_back({2, p, 3, 20});     // after a 20-token shared prefix
+  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 2, 64}, Cfg{4, 4, 64}, Cfg{16, 1, 128}, Cfg{8, 1, 64}})
+  for (const auto* batch : {&small, &big, &runs}) {
+    const int S = 4, cap = 80, H = cfg.H, KVH = cfg.KVH, D = cfg.D;
+    const int per_chunk = cuda::attention_mma_chunk_tokens(t, H, KVH, D);
+    ASSERT_GT(per_chunk, 0) << "H=" << H << " KVH=" << KVH << " D=" << D;
+    const int64_t slot_elems = int64_t(KVH) * cap * D;
+    auto ck = rounded(randn(size_t(S * slot_elems), 40), t), cv = rounded(randn(size_t(S * slot_elems), 41), t);
+    const std::vector<cuda::TokenMeta>& meta = *batch;
+    const int64_t T = int64_t(meta.size());
+    std::vector<ops::AttnSource> src;
+    std::vector<int32_t> pos;
+    for (const auto& m : meta) {
+      ops::AttnSource a{ck.data() + m.slot * slot_elems, cv.data() + m.slot * slot_elems, cap};
+      if (m.prefix_len > 0) {
+        a.prefix_k = ck.data() + m.prefix_slot * slot_elems;
+        a.prefix_v = cv.data() + m.prefix_slot * slot_elems;
+        a.prefix_len = m.prefix_len;
+      }
+      src.push_back(a);
+      pos.push_back(m.pos);
+    }
+    const int64_t ldq = int64_t(H) * D + 2 * int64_t(KVH) * D;
+    auto qfull = rounded(randn(size_t(T * ldq), 42), t);
+    std::vector<float> q(size_t(T * H * D)), ref(q.size());
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < H * D; ++j) q[size_t(i * H * D + j)] = qfull[size_t(i * ldq + j)];
+    ops::attention_ref(view(q, {T, H, D}), view(ref, {T, H, D}), KVH, src, pos);
+    std::vector<int32_t> chunks(size_t(T + 2));
+    const int n = cuda::attention_chunks(meta.data(), T, per_chunk, chunks.data());
+    EXPECT_GE(n, 1);
+    DeviceTensor dq(qfull, t, s), dk(ck, t, s), dv(cv, t, s);
+    DeviceTensor out(q.size(), t, s);  // NaN-filled: every output row must be written
+    auto dmeta = upload_vec(meta, s);
+    auto dchunks = upload_vec(chunks, s);
+    const cuda::KvLayer layer{dk.data(), dv.data(), t, KVH, D, cap};
+    cuda::attention_mma(dq.data(), ldq, out.data(), int64_t(H) * D, T, H, layer, dmeta.as<cuda::TokenMeta>(),
+                        dchunks.as<int32_t>(), s.get());
+    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t))
+        << "H=" << H << " KVH=" << KVH << " D=" << D << " T=" << T << " chunks=" << n;
+  }
+}
+
+// The fused RoPE + KV store gives bitwise what rope() on the q and k heads then kv_store() give:
+// the rotated rows in place and the cache, for both pairings.
+TEST_P(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  const int S = 3, cap = 16, H = 4, KVH = 2, D = 64;
+  const std::vector<cuda::TokenMeta> meta = {{0, 0, 0, 0}, {0, 1, 0, 0}, {2, 9, 0, 0}, {1, 15, 0, 0}, {2, 10, 0, 0}};
+  const int64_t T = int64_t(meta.size()), ld = int64_t(H + 2 * KVH) * D + 8;  // padded rows
+  std::vector<int32_t> pos;
+  for (const auto& m : meta) pos.push_back(m.pos);
+  std::vector<float> inv_freq(size_t(D / 2));
+  for (int i = 0; i < D / 2; ++i) inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / float(D));
+  auto dmeta = upload_vec(meta, s);
+  auto dpos = upload_vec(pos, s);
+  auto dinv = upload_vec(inv_freq, s);
+  const auto qkv = rounded(randn(size_t(T * ld), 50), t);
+  const auto cache0 = rounded(randn(size_t(S * KVH * cap * D), 51), t);
+  const size_t esz = t == DType::F32 ? 4 : 2;
+  for (const bool interleaved : {false, true}) {
+    DeviceTensor x1(qkv, t, s), k1(cache0, t, s), v1(cache0, t, s);
+    DeviceTensor x2(qkv, t, s), k2(cache0, t, s), v2(cache0, t, s);
+    const cuda::KvLayer l1{k1.data(), v1.data(), t, KVH, D, cap}, l2{k2.data(), v2.data(), t, KVH, D, cap};
+    char* b1 = static_cast<char*>(x1.data());
+    cuda::rope(t, b1, ld, dinv.as<float>(), dpos.as<int32_t>(), T, H + KVH, D, interleaved, s.get());
+    cuda::kv_store(t, b1 + size_t(H) * D * esz, b1 + size_t(H + KVH) * D * esz, ld, l1, dmeta.as<cuda::TokenMeta>(), T,
+                   s.get());
+    cuda::rope_kv_store(t, x2.data(), ld, dinv.as<float>(), T, H, l2, dmeta.as<cuda::TokenMeta>(), interleaved,
+                        s.get());
+    EXPECT_EQ(x1.download(s), x2.download(s)) << (interleaved ? "interleaved" : "half");
+    EXPECT_EQ(k1.download(s), k2.download(s));
+    EXPECT_EQ(v1.download(s), v2.download(s));
+    EXPECT_NE(k1.download(s), cache0);  // something was stored
+  }
+}
+
 TEST_P(CudaOps, KvStoreWritesSlotPositions) {
   SI_REQUIRE_CUDA();
   const DType t = GetParam();

@@ -165,6 +165,7 @@ CudaLlamaRunner::~CudaLlamaRunner() {
   for (auto& [t, g] : graphs_) cudaGraphExecDestroy(g);
   if (staging_) cudaFreeHost(staging_);
   if (next_host_) cudaFreeHost(next_host_);
+  if (sel_host_) cudaFreeHost(sel_host_);
 }
 
 void CudaLlamaRunner::allocate() {
@@ -190,16 +191,20 @@ void CudaLlamaRunner::allocate() {
   hid16_ = act_.alloc<uint16_t>(size_t(T * C));
   max_out_ = kLogitRows;
   logits_ = act_.alloc<float>(size_t(max_out_ * V));
-  d_sel_ = act_.alloc<int32_t>(size_t(V));
+  d_sel_ = act_.alloc<int32_t>(size_t(2 * V));  // vocabulary rows, then (logits_pairs) hidden rows
+  SI_CUDA_CHECK(cudaMallocHost(&sel_host_, size_t(2 * V) * sizeof(int32_t)));
   d_next_ = act_.alloc<int32_t>(size_t(T));
   SI_CUDA_CHECK(cudaMallocHost(&next_host_, size_t(T) * sizeof(int32_t)));
-  // ids | pos | rows | meta: one block on each side, one copy per forward.
-  staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta));
+  // ids | pos | rows | meta | attention chunks: one block on each side, one copy per forward.
+  staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta)) + size_t(T + 2) * sizeof(int32_t);
   char* dev = static_cast<char*>(act_.alloc_bytes(staging_bytes_));
   d_ids_ = reinterpret_cast<int32_t*>(dev);
   d_pos_ = d_ids_ + T;
   d_rows_ = d_pos_ + T;
   d_meta_ = reinterpret_cast<cuda::TokenMeta*>(d_rows_ + T);
+  d_chunks_ = reinterpret_cast<int32_t*>(d_meta_ + T);
+  attn_chunk_tokens_ =
+      opt_.mma_attention ? cuda::attention_mma_chunk_tokens(DType::F16, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim) : 0;
   SI_CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
 }
 
@@ -276,7 +281,7 @@ cuda::KvLayer CudaLlamaRunner::kv_layer(int l) const {
 void CudaLlamaRunner::layers(int64_t T) {
   const cudaStream_t s = stream_.get();
   const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.intermediate_size;
-  const int H = cfg_.n_heads, KVH = cfg_.n_kv_heads, D = cfg_.head_dim;
+  const int H = cfg_.n_heads;
   const int64_t ldqkv = Q + 2 * KV;
   const DType h16 = DType::F16;
   auto* qkv = static_cast<uint16_t*>(qkv_);
@@ -286,11 +291,11 @@ void CudaLlamaRunner::layers(int64_t T) {
     const cuda::KvLayer kv = kv_layer(l);
     cuda::rms_norm(DType::F32, x_, w.attn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
     mm(xn_, T, w.qkv, h16, qkv, false);
-    // The k heads follow the q heads in each row: one launch rotates both.
-    cuda::rope(h16, qkv, ldqkv, inv_freq_, d_pos_, T, H + KVH, D, interleaved_, s);
-    // This batch's keys/values first: tokens of one sequence attend to each other.
-    cuda::kv_store(h16, qkv + Q, qkv + Q + KV, ldqkv, kv, d_meta_, T, s);
-    cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
+    // q and k heads rotated and this batch's keys/values stored first (tokens of one sequence
+    // attend to each other), in one launch.
+    cuda::rope_kv_store(h16, qkv, ldqkv, inv_freq_, T, H, kv, d_meta_, interleaved_, s);
+    if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
+    else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
     mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
     cuda::rms_norm(DType::F32, x_, w.ffn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
     mm(xn_, T, w.gu, h16, gu_, false);
@@ -350,6 +355,7 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
     const int pre = prefix_slot_[size_t(s)];
     meta[t] = cuda::TokenMeta{s, ps, pre >= 0 ? pre : s, pre >= 0 ? prefix_len_[size_t(s)] : 0};
   }
+  if (attn_chunk_tokens_ > 0) cuda::attention_chunks(meta, T, attn_chunk_tokens_, reinterpret_cast<int32_t*>(meta + opt_.max_tokens));
   for (int64_t i = 0; i < n_out; ++i) {
     SI_CHECK(out_rows[size_t(i)] >= 0 && out_rows[size_t(i)] < T, "forward: output row {} outside the batch of {}",
              out_rows[size_t(i)], T);
@@ -464,6 +470,36 @@ void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int
     const int64_t m = std::min(per, n - m0);
     cuda::matmul_rows(DType::F16, h16 + m0 * C, m, C, output_, d_sel_, R, logits_, st);
     SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * R, logits_, size_t(m * R) * 4, cudaMemcpyDeviceToHost, st));
+  }
+  stream_.sync();
+}
+
+void CudaLlamaRunner::logits_pairs(const float* hidden, int64_t n_hidden, std::span<const int32_t> hidden_rows,
+                                   std::span<const int32_t> vocab_rows, float* out) {
+  const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size, R = int64_t(vocab_rows.size());
+  SI_CHECK(n_hidden >= 0 && n_hidden <= opt_.max_tokens, "logits: {} hidden rows exceed max_tokens {}", n_hidden,
+           opt_.max_tokens);
+  SI_CHECK(hidden_rows.size() == vocab_rows.size(), "logits: {} hidden rows for {} vocabulary rows",
+           hidden_rows.size(), vocab_rows.size());
+  if (R == 0) return;
+  for (int64_t i = 0; i < R; ++i) {
+    SI_CHECK(vocab_rows[size_t(i)] >= 0 && vocab_rows[size_t(i)] < V,
+             "logits: row {} (index {}) outside the vocabulary of {}", vocab_rows[size_t(i)], i, V);
+    SI_CHECK(hidden_rows[size_t(i)] >= 0 && hidden_rows[size_t(i)] < n_hidden,
+             "logits: hidden row {} (index {}) outside the {} given", hidden_rows[size_t(i)], i, n_hidden);
+  }
+  const cudaStream_t st = stream_.get();
+  SI_CUDA_CHECK(cudaMemcpyAsync(hid_, hidden, size_t(n_hidden * C) * 4, cudaMemcpyHostToDevice, st));
+  cuda::convert(DType::F32, hid_, DType::F16, hid16_, n_hidden * C, st);
+  // Up to V pairs per pass (the index buffers' size): one index upload, one launch, one download.
+  for (int64_t r0 = 0; r0 < R; r0 += V) {
+    const int64_t m = std::min(V, R - r0);
+    if (r0 > 0) stream_.sync();  // the pinned indices of the previous pass may still be in flight
+    std::copy_n(vocab_rows.data() + r0, m, sel_host_);
+    std::copy_n(hidden_rows.data() + r0, m, sel_host_ + m);
+    SI_CUDA_CHECK(cudaMemcpyAsync(d_sel_, sel_host_, size_t(2 * m) * 4, cudaMemcpyHostToDevice, st));
+    cuda::matmul_pairs(DType::F16, hid16_, C, output_, d_sel_ + m, d_sel_, m, logits_, st);
+    SI_CUDA_CHECK(cudaMemcpyAsync(out + r0, logits_, size_t(m) * 4, cudaMemcpyDeviceToHost, st));
   }
   stream_.sync();
 }

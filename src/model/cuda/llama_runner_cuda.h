@@ -9,14 +9,16 @@
 //   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
 //   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
+//   r.logits_pairs(hidden, n, hidden_rows, vocab_rows, out);            // several sequences' rows
 //   r.append_greedy({{1, &tok, 1}}, &tok);                              // decode step + argmax on the GPU
 //
 //   auto r = si::CudaLlamaRunner::random(si::llama_config_preset("llama-3.2-1b"), 1, {...});  // benchmarks
 //
 // Activations: the residual stream stays fp32; matmul inputs and outputs, q/k/v, attention output
 // and the KV cache are fp16 (what cuBLAS's fp16 path and transformers' fp16 models do); every
-// reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE -> KV store ->
-// attention -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
+// reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE + KV store (one
+// kernel) -> attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a
+// sequence's tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
 // matmul adding into the residual. Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
 // -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Embeddings, norms and the LM head stay FP16
@@ -50,6 +52,7 @@ struct CudaRunnerOptions {
   int graph_max_tokens = 64;
   bool gptq_4bit = true;        // a 4-bit GPTQ model keeps its Linears in 4 bits (false: FP16 on the GPU)
   int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
+  bool mma_attention = true;    // tensor-core attention (ops/cuda/attention_mma.cu) where it applies
 };
 
 class CudaLlamaRunner {
@@ -80,6 +83,11 @@ class CudaLlamaRunner {
   void forward_greedy(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
                       std::span<const int32_t> out_rows, int32_t* next);
   void logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out);
+  // out[i] = the logit of vocabulary row vocab_rows[i] for hidden row hidden_rows[i] of `hidden`
+  // (n_hidden, C): the allowed tokens of every sequence of a decode step in one upload, launch and
+  // download. Each value is bitwise what logits() gives for that hidden row and vocabulary row.
+  void logits_pairs(const float* hidden, int64_t n_hidden, std::span<const int32_t> hidden_rows,
+                    std::span<const int32_t> vocab_rows, float* out);
   std::vector<float> eval(int slot, std::span<const int32_t> ids);
 
   // Slots, as KvCache: lengths, sharing a prefix in place, copying one.
@@ -156,11 +164,14 @@ class CudaLlamaRunner {
   int32_t* d_ids_ = nullptr;          // (max_tokens) then pos (max_tokens) then out_rows, then meta
   int32_t* d_pos_ = nullptr;
   int32_t* d_rows_ = nullptr;
-  int32_t* d_sel_ = nullptr;          // (max vocabulary rows asked for) for logits(rows)
+  int32_t* d_sel_ = nullptr;          // (2 V): vocabulary rows for logits(rows), + hidden rows for logits_pairs
+  int32_t* sel_host_ = nullptr;       // (2 V) pinned staging of d_sel_ for logits_pairs
   int32_t* d_next_ = nullptr;         // (max_tokens) greedy tokens
   int32_t* next_host_ = nullptr;      // (max_tokens) pinned copy of d_next_
   cuda::TokenMeta* d_meta_ = nullptr;
-  void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta
+  int32_t* d_chunks_ = nullptr;       // (max_tokens + 2) attention chunks (cuda::attention_chunks)
+  int attn_chunk_tokens_ = 0;         // tokens per chunk of attention_mma; 0: the CUDA-core kernel
+  void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta | chunks
   size_t staging_bytes_ = 0;
   // By (batch tokens, greedy rows or 0): captured graphs, and eager runs per key (cuBLAS plans
   // exist after one).

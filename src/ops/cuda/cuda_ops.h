@@ -3,6 +3,8 @@
 //   si::cuda::rms_norm(DType::F32, x, w, 1e-5f, DType::F16, xn, T, C, stream);   // (T, C) -> (T, C)
 //   si::cuda::rope(DType::F16, qkv, ld, inv_freq, pos, T, H, D, false, stream);  // q heads in place
 //   si::cuda::attention(DType::F16, q, ldq, out, ldo, T, H, cache, meta, stream);
+//   int n = si::cuda::attention_chunks(meta_host, T, si::cuda::attention_mma_chunk_tokens(...), chunks_host);
+//   si::cuda::attention_mma(q, ldq, out, ldo, T, H, cache, meta, chunks, stream);   // F16, tensor cores
 //
 // All pointers are device pointers. Activations and weights are stored as F32, F16 or BF16 (the
 // DType arguments); arithmetic is fp32 everywhere, so each op computes what the CPU fp32 reference
@@ -81,10 +83,30 @@ struct TokenMeta {
 void kv_store(DType t, const void* k, const void* v, int64_t ld, const KvLayer& cache, const TokenMeta* meta,
               int64_t T, cudaStream_t s);
 
+// rope() on the H q heads and KVH k heads of fused q|k|v rows (k at H*D, v at (H+KVH)*D of each
+// row), then kv_store() of the rotated k and of v, in one launch (ops/cuda/rope_kv.cu); positions
+// are meta[t].pos. Bitwise the same results as the two ops.
+void rope_kv_store(DType t, void* qkv, int64_t ld, const float* inv_freq, int64_t T, int H, const KvLayer& cache,
+                   const TokenMeta* meta, bool interleaved, cudaStream_t s);
+
 // Causal GQA attention: token t's H query heads (q + t*ldq, (H, D), type `t`) attend to positions
 // 0..pos of their sequence (already in the cache), softmax in fp32, scale 1/sqrt(D). out (T, H, D)
 // rows every ldo elements. head_dim at most 128. `meta` is a device array of T entries.
 void attention(DType t, const void* q, int64_t ldq, void* out, int64_t ldo, int64_t T, int H, const KvLayer& cache,
                const TokenMeta* meta, cudaStream_t s);
+
+// The same attention on the tensor cores (attention_mma.cu) for F16 caches: one block per chunk of
+// consecutive tokens of one sequence and kv head, so the tokens of a prefill share each K/V tile.
+// Tokens per chunk for this shape, 0 when the kernel does not apply (then use attention()).
+int attention_mma_chunk_tokens(DType t, int H, int KVH, int D);
+// Host: splits a batch of T tokens (meta on the host) into chunks of at most max_tokens consecutive
+// tokens of one sequence at consecutive positions. chunks (T + 2 ints): [0] = n, [1 .. n] the first
+// token of each, [n + 1] = T. Returns n.
+int attention_chunks(const TokenMeta* meta, int64_t T, int max_tokens, int32_t* chunks);
+// `chunks` is attention_chunks' array on the device (read there, so a captured graph serves any
+// batch of T tokens). q, out and the cache F16; P is rounded to fp16 for the P V product, as
+// FlashAttention does (the CUDA-core kernel keeps it in fp32).
+void attention_mma(const void* q, int64_t ldq, void* out, int64_t ldo, int64_t T, int H, const KvLayer& cache,
+                   const TokenMeta* meta, const int32_t* chunks, cudaStream_t s);
 
 }  // namespace si::cuda

@@ -7,7 +7,7 @@
 // H100, M = 1, weights from HBM (bench_cuda_matmul, two runs): QKV 6.5-6.6 us (1.9 TB/s) vs cuBLAS
 // 7.0, o 5.3 vs 6.3, gate|up 24.9-25.1 vs 25.2-25.3, down 16.5-17.2 vs 16.2. At M = 4 the x loads
 // and conversions per weight chunk make it slower than cuBLAS (QKV 11.5 vs 7.4 us), so the runner
-// uses it for one row of K <= 4096 only.
+// uses it for one row of K <= 4096 only. Launched with PDL (see launch()).
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/device.h"
 #include "ops/cuda/matmul.h"
@@ -51,12 +51,19 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
   float acc[MR];
 #pragma unroll
   for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
+  bool waited = false;
   for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
     uint4 wv[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * 32;
       if (c < chunks) wv[u] = __ldcs(wr + c);
+    }
+    // PDL: the first weight loads are in flight while the kernel before (the norm, attention)
+    // finishes; x (and y, when accumulating) only after it has.
+    if (!waited) {
+      pdl_wait();
+      waited = true;
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -74,6 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
       }
     }
   }
+  if (!waited) pdl_wait();
 #pragma unroll
   for (int m = 0; m < MR; ++m) {
     const float v = warp_sum(acc[m]);
@@ -84,15 +92,24 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
   }
 }
 
+// Launched as a programmatic dependent (PDL): its blocks may start while the previous kernel on the
+// stream runs, once that one triggers (the norm, attention and SwiGLU kernels do at their start).
 template <typename T, typename Ty>
 void launch(const void* x, int M, int K, const void* w, int64_t N, void* y, bool accumulate, cudaStream_t s) {
-  const unsigned grid = blocks_for(N, kWarps);
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(blocks_for(N, kWarps));
+  cfg.blockDim = dim3(kWarps * 32);
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
   const auto* xs = static_cast<const T*>(x);
   const auto* ws = static_cast<const T*>(w);
   auto* ys = static_cast<Ty*>(y);
-  if (M == 1) gemv_kernel<T, 1, Ty><<<grid, kWarps * 32, 0, s>>>(xs, M, K, ws, N, ys, accumulate);
-  else if (M == 2) gemv_kernel<T, 2, Ty><<<grid, kWarps * 32, 0, s>>>(xs, M, K, ws, N, ys, accumulate);
-  else gemv_kernel<T, kGemvMaxRows, Ty><<<grid, kWarps * 32, 0, s>>>(xs, M, K, ws, N, ys, accumulate);
+  auto* k = M == 1 ? gemv_kernel<T, 1, Ty> : M == 2 ? gemv_kernel<T, 2, Ty> : gemv_kernel<T, kGemvMaxRows, Ty>;
+  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, xs, M, K, ws, N, ys, accumulate));
   SI_CUDA_LAUNCHED("gemv_kernel");
 }
 

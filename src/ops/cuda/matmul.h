@@ -6,6 +6,7 @@
 //   blas.matmul(DType::F16, x, M, K, w, N, DType::F32, y, /*accumulate=*/true, stream);   // y += x W^T
 //   if (si::cuda::gemv_fits(DType::F16, M, K)) si::cuda::gemv(DType::F16, x, M, K, w, N, DType::F32, y, true, stream);
 //   si::cuda::matmul_rows(DType::F16, x, M, K, w, rows, R, y, stream);   // y (M, R) f32
+//   si::cuda::matmul_pairs(DType::F16, x, K, w, xrows, rows, R, y, stream);   // y (R) f32
 //
 // Layout as on the CPU: x (M, K) and W (N, K) row-major (a Linear's weight as stored), y (M, N).
 // Accumulation is fp32; `accumulate` adds into y (the residual stream) in the same pass.
@@ -56,5 +57,11 @@ void gemv(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_
 // caller). One warp per selected row; meant for R in the hundreds, not the whole vocabulary.
 void matmul_rows(DType t, const void* x, int64_t M, int64_t K, const void* w, const int32_t* rows, int64_t R, float* y,
                  cudaStream_t s);
+// y (R) f32, y[i] = x[xrows[i]] . W[rows[i]]: selected rows for several activation rows at once,
+// each with its own selection (every decoding sequence of a step with its allowed tokens). xrows
+// and rows: R device int32 indices (checked by the caller). Each y[i] is bitwise what matmul_rows
+// gives for that activation row and weight row.
+void matmul_pairs(DType t, const void* x, int64_t K, const void* w, const int32_t* xrows, const int32_t* rows,
+                  int64_t R, float* y, cudaStream_t s);
 
 }  // namespace si::cuda

@@ -1,0 +1,73 @@
+// ops/cuda/rope_kv.cu — RoPE on a fused q|k|v row and the KV-cache store of the rotated keys and
+// the values, in one launch: a decode step at batch 1 is latency-bound (16 layers x ~10 kernels),
+// and every kernel boundary it loses saves a few microseconds. The values are bitwise those of
+// rope() followed by kv_store(): the same fp32 angle and products, rounded once to the storage type.
+#include <cmath>
+
+#include "core/error.h"
+#include "ops/cuda/common.cuh"
+#include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/device.h"
+
+namespace si::cuda {
+namespace {
+
+// Threads [0, T (H + KVH) D/2): one rotation pair of a q or k head each (k pairs also go to the
+// cache); the next T KVH D threads: one value each.
+template <typename T>
+__global__ void rope_kv_store_kernel(T* qkv, int64_t ld, const float* inv_freq, const TokenMeta* meta, int64_t T_,
+                                     int H, int KVH, int D, bool interleaved, T* ck, T* cv, int cap) {
+  const int half = D / 2;
+  const int64_t n_rot = T_ * (H + KVH) * half;
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx < n_rot) {
+    const int i = int(idx % half);
+    const int h = int((idx / half) % (H + KVH));
+    const int64_t t = idx / (int64_t(half) * (H + KVH));
+    const TokenMeta m = meta[t];
+    const float angle = float(m.pos) * inv_freq[i];  // as rope_kernel (pos[t] there is meta[t].pos)
+    float sn, cs;
+    sincosf(angle, &sn, &cs);
+    T* v = qkv + t * ld + int64_t(h) * D;
+    const int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+    const float a = to_f32(v[ia]), b = to_f32(v[ib]);
+    const T ra = from_f32<T>(a * cs - b * sn), rb = from_f32<T>(b * cs + a * sn);
+    v[ia] = ra;
+    v[ib] = rb;
+    if (h >= H) {
+      T* dst = ck + ((int64_t(m.slot) * KVH + (h - H)) * cap + m.pos) * D;
+      dst[ia] = ra;
+      dst[ib] = rb;
+    }
+    return;
+  }
+  const int64_t j = idx - n_rot;
+  if (j >= T_ * KVH * D) return;
+  const int d = int(j % D);
+  const int kvh = int((j / D) % KVH);
+  const int64_t t = j / (int64_t(D) * KVH);
+  const TokenMeta m = meta[t];
+  cv[((int64_t(m.slot) * KVH + kvh) * cap + m.pos) * D + d] = qkv[t * ld + int64_t(H + KVH) * D + int64_t(kvh) * D + d];
+}
+
+}  // namespace
+
+void rope_kv_store(DType t, void* qkv, int64_t ld, const float* inv_freq, int64_t T, int H, const KvLayer& cache,
+                   const TokenMeta* meta, bool interleaved, cudaStream_t s) {
+  const int KVH = cache.n_kv_heads, D = cache.head_dim;
+  SI_CHECK(t == cache.t, "rope_kv_store (CUDA): keys are {} but the cache holds {}", dtype_name(t), dtype_name(cache.t));
+  SI_CHECK(D > 0 && D % 2 == 0, "rope_kv_store (CUDA): head_dim {} must be even", D);
+  SI_CHECK(ld >= int64_t(H + 2 * KVH) * D, "rope_kv_store (CUDA): row stride {} shorter than {} heads of {}", ld,
+           H + 2 * KVH, D);
+  const int64_t n = T * (H + KVH) * (D / 2) + T * KVH * D;
+  if (n == 0) return;
+  dispatch_float_type(t, "rope_kv_store", [&](auto tag) {
+    using E = decltype(tag);
+    rope_kv_store_kernel<E><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<E*>(qkv), ld, inv_freq, meta, T, H, KVH, D,
+                                                               interleaved, static_cast<E*>(cache.k),
+                                                               static_cast<E*>(cache.v), cache.capacity);
+  });
+  SI_CUDA_LAUNCHED("rope_kv_store_kernel");
+}
+
+}  // namespace si::cuda

@@ -1,6 +1,6 @@
 // int8 rows with per-row scales (ops/cuda/w8.h: the 8-bit embedding / LM head of 4-bit models)
 // against the host: quantization (exact codes and scales, error at most half a step), the embedding
-// lookup and the dequantized rows (exact), the GEMV at 1-8 rows and the selected-row kernels
+// lookup and the dequantized rows (exact), the GEMV at 1-16 rows and the selected-row kernels
 // against the fp32 reference on the dequantized weights. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
@@ -103,7 +103,7 @@ TEST(CudaW8, EmbeddingAndDequantizeGiveTheScaledCodes) {
     ASSERT_EQ(r[size_t(i)], f16_to_f32(f32_to_f16(deq[size_t(row0 * f.K + i)]))) << i;
 }
 
-// 1-8 rows; K = 528 leaves a partial last group of loads, 2048 is the 1B model's width.
+// 1-16 rows; K = 528 leaves a partial last group of loads, 2048 is the 1B model's width.
 TEST(CudaW8, GemvMatchesReferenceOnTheDequantizedWeights) {
   SI_REQUIRE_CUDA();
   cuda::Stream s;
@@ -111,7 +111,7 @@ TEST(CudaW8, GemvMatchesReferenceOnTheDequantizedWeights) {
   for (const int64_t K : {528, 2048}) {
     const W8Fixture f(N, K, 3, s);
     std::vector<float> deq = f.dequantized();
-    for (const int64_t M : {1, 2, 3, 4, 5, 8}) {
+    for (const int64_t M : {1, 2, 3, 4, 5, 8, 11, 16}) {
       auto x = rounded(randn(size_t(M * K), 4), DType::F16);
       std::vector<float> ref(size_t(M * N));
       ops::matmul_ref(view(x, {M, K}), view(deq, {N, K}), view(ref, {M, N}));

@@ -377,7 +377,7 @@ void CudaLlamaRunner::head_logits(const void* h, int64_t m, float* y) {
     cuda::w8_gemv(h, m, out8_, y, s);
     return;
   }
-  // More rows than the GEMV takes (batched greedy steps, eval): chunks of vocabulary rows
+  // More rows than the GEMV takes (large batched greedy steps, eval): chunks of vocabulary rows
   // dequantized to fp16 for cuBLAS (compute-bound there, as the 4-bit Linears above 64 rows),
   // each chunk's (m, n) logits then copied into its columns of y.
   const int64_t chunk = std::min(V, kHeadChunk);

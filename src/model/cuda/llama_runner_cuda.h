@@ -19,13 +19,13 @@
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE + KV store (one
 // kernel) -> attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a
 // sequence's tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
-// matmul adding into the residual (for one token with FP16 Linears, each norm and SwiGLU runs inside
-// the GEMV after it: `fused_gemv`). Each matmul site's kernel follows its weight and the rows M
+// matmul adding into the residual (with `fused_gemv`, for one token with FP16 Linears, each norm and
+// SwiGLU runs inside the GEMV after it). Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
 // -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Norms stay fp32. The token embedding / LM head
 // (tied in Llama-3.2-1B: 525 MB in FP16, as much as all its 4-bit Linears) is FP16, or int8 with one
 // scale per row (ops/cuda/w8.h, quantized at upload; the default for 4-bit models, `head`): looked
-// up dequantized, and multiplied by the int8 GEMV for up to 8 rows (a greedy step reads half the
+// up dequantized, and multiplied by the int8 GEMV for up to 16 rows (a greedy step reads half the
 // bytes), by dequantized chunks and cuBLASLt above. With `graphs`, a batch shape seen before
 // replays a captured CUDA graph of the whole layer stack (decode steps cost one launch); for
 // append_greedy the graph also holds the final norm, the LM head and the argmax, so a greedy step
@@ -59,8 +59,9 @@ struct CudaRunnerOptions {
   int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
   bool mma_attention = true;    // tensor-core attention (ops/cuda/attention_mma.cu) where it applies
   // Passes of one token with FP16 Linears: the RMSNorms inside the q|k|v and gate|up GEMVs and
-  // SwiGLU inside the down GEMV (ops/cuda/gemv_fused.cu; false: separate kernels, down on cuBLAS).
-  bool fused_gemv = true;
+  // SwiGLU inside the down GEMV (ops/cuda/gemv_fused.cu). Off by default: slower as it stands (H100,
+  // decode step at batch 1 1.38 vs 1.24 ms; docs/cuda-notes.md).
+  bool fused_gemv = false;
   // The token embedding and LM head: FP16, int8 with per-row scales, or `automatic`: int8 when the
   // Linears run in 4 bits (VRAM for a GPTQ model's weights about a third of FP16's), else FP16.
   enum class Head { automatic, f16, int8 };

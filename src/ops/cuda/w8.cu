@@ -225,7 +225,11 @@ void w8_gemv(const void* x, int64_t M, const W8Weight& w, float* y, cudaStream_t
   attr.val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = &attr;
   cfg.numAttrs = 1;
-  auto* k = M == 1 ? w8_gemv_kernel<1> : M == 2 ? w8_gemv_kernel<2> : M <= 4 ? w8_gemv_kernel<4> : w8_gemv_kernel<8>;
+  auto* k = M == 1 ? w8_gemv_kernel<1>
+            : M == 2 ? w8_gemv_kernel<2>
+            : M <= 4 ? w8_gemv_kernel<4>
+            : M <= 8 ? w8_gemv_kernel<8>
+                     : w8_gemv_kernel<16>;
   SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, static_cast<const __half*>(x), int(M), int(w.K), w.q, w.scale, w.N, y));
   SI_CUDA_LAUNCHED("w8_gemv_kernel");
 }

@@ -6,7 +6,7 @@
 //   si::cuda::W8Weight w{V, C, q, scale};                           // q (V*C) int8, scale (V) f32 on the device
 //   si::cuda::w8_quantize(DType::F16, table_f16, V, C, q, scale, s);  // from FP16/BF16/F32 rows
 //   si::cuda::w8_embedding(w, ids, T, DType::F32, x, s);            // x (T, C) = rows ids, dequantized
-//   if (si::cuda::w8_gemv_fits(M, C)) si::cuda::w8_gemv(h16, M, w, logits, s);   // (M, V) f32, M <= 8
+//   if (si::cuda::w8_gemv_fits(M, C)) si::cuda::w8_gemv(h16, M, w, logits, s);   // (M, V) f32, M <= 16
 //   si::cuda::w8_dequantize(w, row0, n, f16_rows, s);               // rows for cuBLAS (larger M)
 //   si::cuda::w8_matmul_rows(h16, M, w, rows, R, y, s);             // selected rows (constrained decoding)
 //   si::cuda::w8_matmul_pairs(h16, w, xrows, rows, R, y, s);        // (activation row, weight row) pairs
@@ -44,7 +44,7 @@ void w8_embedding(const W8Weight& w, const int32_t* ids, int64_t T, DType out_t,
 // y (M, N) f32 = x (M, K) fp16 W^T for M <= kW8GemvMaxRows: the weight-streaming GEMV of gemv.cu
 // with int8 weights (one warp per weight row, 16 weights per 16-byte load). K a multiple of 16,
 // x 16-byte aligned. Launched with PDL (its weight loads start while the kernel before finishes).
-constexpr int kW8GemvMaxRows = 8;
+constexpr int kW8GemvMaxRows = 16;
 bool w8_gemv_fits(int64_t M, int64_t K);
 void w8_gemv(const void* x, int64_t M, const W8Weight& w, float* y, cudaStream_t s);
 

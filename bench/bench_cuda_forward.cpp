@@ -2,7 +2,9 @@
 // (made on the device): 64-token prefill, decode steps (CUDA graphs), and the paper-style job
 // (64-token prompt, greedy 8 new tokens over the full 128k vocabulary; argmax on the GPU, and once
 // the old way, logits copied to the host), at several batch sizes; and the attention op alone at
-// decode shapes. Fixed iteration counts keep the whole program short on the GPU machine.
+// decode shapes. "FusedGemv" runs put the batch-1 norms and SwiGLU inside the GEMVs
+// (CudaRunnerOptions::fused_gemv), for comparison. Fixed iteration counts keep the whole
+// program short on the GPU machine.
 //
 //   build/gpu/bench/bench_cuda_forward            # on the GPU machine (scripts/gpu-check.sh bench)
 //
@@ -23,10 +25,10 @@ using namespace si;
 
 constexpr int kPrompt = 64, kNew = 8;
 
-std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens) {
+std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool fused_gemv = false) {
   return CudaLlamaRunner::random(llama_config_preset("llama-3.2-1b"), 1,
                                  {.n_slots = slots, .capacity = 256, .max_tokens = max_tokens,
-                                  .graphs = true, .graph_max_tokens = 256});
+                                  .graphs = true, .graph_max_tokens = 256, .fused_gemv = fused_gemv});
 }
 
 std::vector<int32_t> prompt(int b) {
@@ -58,9 +60,9 @@ void BM_Prefill64(benchmark::State& st) {
 
 // One decode step for B sequences at position ~64 (the step's KV appends are undone by clearing
 // and re-sharing nothing: positions advance, capped well inside the capacity by re-prefilling).
-void BM_DecodeStep(benchmark::State& st) {
+void decode_step(benchmark::State& st, bool fused_gemv) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, std::max(B * kPrompt, B));
+  auto r = make_runner(B, std::max(B * kPrompt, B), fused_gemv);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<float> hidden(size_t(B) * 2048);
@@ -82,9 +84,13 @@ void BM_DecodeStep(benchmark::State& st) {
 
 // Prompt of 64, then 8 greedy tokens over the full vocabulary, B sequences: the LM head and the
 // argmax run on the GPU inside each step's graph; only token ids come back.
-void BM_PaperJob(benchmark::State& st) {
+void BM_DecodeStep(benchmark::State& st) { decode_step(st, false); }
+// The same with the norms and SwiGLU inside the batch-1 GEMVs (CudaRunnerOptions::fused_gemv).
+void BM_DecodeStepFusedGemv(benchmark::State& st) { decode_step(st, true); }
+
+void paper_job(benchmark::State& st, bool fused_gemv) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt);
+  auto r = make_runner(B, B * kPrompt, fused_gemv);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<int32_t> tok(static_cast<size_t>(B));
@@ -104,6 +110,9 @@ void BM_PaperJob(benchmark::State& st) {
   for (auto _ : st) job();
   st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
 }
+
+void BM_PaperJob(benchmark::State& st) { paper_job(st, false); }
+void BM_PaperJobFusedGemv(benchmark::State& st) { paper_job(st, true); }
 
 // The same job with the full logits copied to the host and the argmax taken there (before the
 // GPU argmax): what that copy costs.
@@ -188,7 +197,11 @@ BENCHMARK(BM_DecodeStep)->ArgName("batch")->Arg(1)->Arg(16)->Arg(64)->Iterations
     ->UseRealTime();
 BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({1, 200})->Args({32, 200})
     ->Iterations(50)->Unit(benchmark::kMicrosecond)->UseManualTime();
+BENCHMARK(BM_DecodeStepFusedGemv)->ArgName("batch")->Arg(1)->Iterations(100)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PaperJobFusedGemv)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(128)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PaperJobHostArgmax)->ArgName("batch")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -5,8 +5,11 @@
 // ("gptq4_nopdl", for comparison). The 4-bit model
 // is made here without files: random weights (uniform, std 0.02, as CudaLlamaRunner::random) per
 // layer on the host, quantized by our RTN (quant/gptq.h, rtn_quantize) and packed by our
-// checkpoint writer's gptq_pack, then uploaded as a GPTQ checkpoint would be. Embeddings, norms and
-// the LM head are FP16 in both. Prints the weight VRAM of both and a summary table at the end.
+// checkpoint writer's gptq_pack, then uploaded as a GPTQ checkpoint would be. The tied embedding /
+// LM head is FP16 in the FP16 runner, int8 in the 4-bit one (its default; "gptq4_f16head" keeps it
+// FP16): greedy decode steps (BM_GreedyStep: the step, the final norm, the full LM head and the
+// argmax in one graph) show what reading half the head saves. Prints the weight VRAM of each, as a
+// share of FP16's, and a summary table at the end.
 //
 //   build/gpu/bench/bench_cuda_gptq            # on the GPU machine (scripts/gpu-check.sh bench)
 #include <benchmark/benchmark.h>
@@ -63,8 +66,9 @@ CudaRunnerOptions options() {
   return {.n_slots = kSlots, .capacity = 256, .max_tokens = kSlots * kPrompt, .graphs = true, .graph_max_tokens = 256};
 }
 
-enum Kind { kFp16, kGptq, kGptqNoPdl, kGptqRows32 };
-const char* kKindName[] = {"FP16", "GPTQ 4-bit/128", "GPTQ 4-bit/128, no PDL", "GPTQ 4-bit/128, W4A16 up to 32 rows"};
+enum Kind { kFp16, kGptq, kGptqNoPdl, kGptqRows32, kGptqF16Head };
+const char* kKindName[] = {"FP16", "GPTQ 4-bit/128 (int8 head)", "GPTQ 4-bit/128, no PDL",
+                           "GPTQ 4-bit/128, W4A16 up to 32 rows", "GPTQ 4-bit/128, FP16 head"};
 
 // The RTN layers, made once for both 4-bit runners.
 const std::vector<std::vector<GptqPacked>>& rtn_model(const LlamaConfig& cfg) {
@@ -88,10 +92,12 @@ CudaLlamaRunner& runner(Kind kind) {
       const auto& layers = rtn_model(cfg);
       CudaRunnerOptions o = options();
       if (kind == kGptqRows32) o.w4_max_rows = 32;
+      if (kind == kGptqF16Head) o.head = CudaRunnerOptions::Head::f16;
       r = CudaLlamaRunner::random_gptq(cfg, 1, o, [&](int l) { return layers[size_t(l)]; });
     }
-    std::printf("%s runner: weights %.1f MiB (Linears %.1f MiB), %d 4-bit matmul sites\n", kKindName[kind],
-                double(r->weight_bytes()) / 1048576.0, double(r->linear_weight_bytes()) / 1048576.0, r->linears_4bit());
+    std::printf("%s runner: weights %.1f MiB (Linears %.1f MiB), %d 4-bit matmul sites, %s head\n", kKindName[kind],
+                double(r->weight_bytes()) / 1048576.0, double(r->linear_weight_bytes()) / 1048576.0, r->linears_4bit(),
+                r->head_int8() ? "int8" : "FP16");
   }
   return *r;
 }
@@ -136,6 +142,28 @@ void BM_DecodeStep(benchmark::State& st, Kind kind) {
   st.counters["tokens/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// As BM_DecodeStep, greedy: each step's next tokens come from the full LM head and an argmax on the
+// GPU (append_greedy), and are fed back.
+void BM_GreedyStep(benchmark::State& st, Kind kind) {
+  const int B = int(st.range(0));
+  CudaLlamaRunner& r = runner(kind);
+  std::vector<float> hidden(size_t(B) * 2048);
+  prefill_all(r, B, hidden.data());
+  std::vector<int32_t> tok(static_cast<size_t>(B), 42);
+  std::vector<CudaLlamaRunner::Append> step;
+  for (int b = 0; b < B; ++b) step.push_back({b, &tok[size_t(b)], 1});
+  for (int i = 0; i < 3; ++i) r.append_greedy(step, tok.data());  // eager, capture, replay
+  for (auto _ : st) {
+    if (r.length(0) >= 200) {
+      st.PauseTiming();
+      prefill_all(r, B, hidden.data());
+      st.ResumeTiming();
+    }
+    r.append_greedy(step, tok.data());
+  }
+  st.counters["tokens/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Prefill64(benchmark::State& st, Kind kind) {
   const int B = int(st.range(0));
   CudaLlamaRunner& r = runner(kind);
@@ -166,6 +194,12 @@ BENCHMARK_CAPTURE(BM_DecodeStep, gptq4, kGptq)->ArgName("batch")->Arg(1)->Arg(4)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_DecodeStep, gptq4_nopdl, kGptqNoPdl)->ArgName("batch")->Arg(1)->Arg(4)->Arg(16)
     ->Iterations(100)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_GreedyStep, fp16, kFp16)->ArgName("batch")->Arg(1)->Arg(4)->Arg(16)->Iterations(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_GreedyStep, gptq4, kGptq)->ArgName("batch")->Arg(1)->Arg(4)->Arg(16)->Iterations(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_GreedyStep, gptq4_f16head, kGptqF16Head)->ArgName("batch")->Arg(1)->Arg(4)->Arg(16)
+    ->Iterations(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Prefill64, fp16, kFp16)->ArgName("batch")->Arg(1)->Arg(4)->Iterations(20)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Prefill64, gptq4, kGptq)->ArgName("batch")->Arg(1)->Arg(4)->Iterations(20)
@@ -183,20 +217,26 @@ int main(int argc, char** argv) {
   Summary rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   benchmark::Shutdown();
-  std::printf("\n| what | batch | FP16 ms | GPTQ 4-bit ms | FP16 / 4-bit | 4-bit without PDL ms |\n"
-              "|---|---:|---:|---:|---:|---:|\n");
-  for (const char* what : {"BM_DecodeStep", "BM_Prefill64"})
+  std::printf("\n| what | batch | FP16 ms | GPTQ 4-bit ms | FP16 / 4-bit | 4-bit without PDL ms | 4-bit, FP16 head "
+              "ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
+  auto cell = [](const std::string& key, int b) {
+    const auto it = g_ms.find({key, b});
+    return it == g_ms.end() ? std::string() : std::to_string(it->second).substr(0, 5);
+  };
+  for (const char* what : {"BM_DecodeStep", "BM_GreedyStep", "BM_Prefill64"})
     for (const int b : {1, 4, 16}) {
       const auto f = g_ms.find({std::string(what) + "/fp16", b}), q = g_ms.find({std::string(what) + "/gptq4", b});
-      const auto n = g_ms.find({std::string(what) + "/gptq4_nopdl", b});
       if (f == g_ms.end() || q == g_ms.end()) continue;
-      std::printf("| %s | %d | %.3f | %.3f | %.2fx | %s |\n", what + 3, b, f->second, q->second, f->second / q->second,
-                  n == g_ms.end() ? "" : std::to_string(n->second).substr(0, 5).c_str());
+      std::printf("| %s | %d | %.3f | %.3f | %.2fx | %s | %s |\n", what + 3, b, f->second, q->second,
+                  f->second / q->second, cell(std::string(what) + "/gptq4_nopdl", b).c_str(),
+                  cell(std::string(what) + "/gptq4_f16head", b).c_str());
     }
-  const CudaLlamaRunner &f = runner(kFp16), &q = runner(kGptq);
-  std::printf("weights on the GPU: FP16 %zu bytes (Linears %zu), GPTQ 4-bit/128 %zu bytes (Linears %zu): %.1f%% of "
-              "FP16 (Linears %.1f%%)\n", f.weight_bytes(), f.linear_weight_bytes(), q.weight_bytes(),
-              q.linear_weight_bytes(), 100.0 * double(q.weight_bytes()) / double(f.weight_bytes()),
-              100.0 * double(q.linear_weight_bytes()) / double(f.linear_weight_bytes()));
+  const CudaLlamaRunner &f = runner(kFp16), &q = runner(kGptq), &qh = runner(kGptqF16Head);
+  std::printf("weights on the GPU: FP16 %zu bytes (Linears %zu), GPTQ 4-bit/128 with an int8 embedding / LM head %zu "
+              "bytes (Linears %zu): %.1f%% of FP16 (Linears %.1f%%); with an FP16 head %zu bytes: %.1f%%\n",
+              f.weight_bytes(), f.linear_weight_bytes(), q.weight_bytes(), q.linear_weight_bytes(),
+              100.0 * double(q.weight_bytes()) / double(f.weight_bytes()),
+              100.0 * double(q.linear_weight_bytes()) / double(f.linear_weight_bytes()), qh.weight_bytes(),
+              100.0 * double(qh.weight_bytes()) / double(f.weight_bytes()));
   return 0;
 }

@@ -9,6 +9,8 @@
 // activations and the KV cache in fp16. Skips without a GPU (except the CPU-side checks).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "gptq_fixture.h"
 #include "logits_agreement.h"
@@ -41,7 +43,9 @@ void check_against_cpu(GptqFixture::Method method) {
   const int V = cfg.vocab_size, C = cfg.hidden_size;
   const char* name = method == GptqFixture::Method::rtn ? "rtn" : "gptq act-order";
 
-  CudaLlamaRunner gpu(raw, {.n_slots = 4, .capacity = 128, .max_tokens = 96});
+  // The FP16 embedding / LM head (as the CPU's): this test is about the Linears; the int8 head (the
+  // default for 4-bit) is Int8HeadMatchesTheFp16Head's.
+  CudaLlamaRunner gpu(raw, {.n_slots = 4, .capacity = 128, .max_tokens = 96, .head = CudaRunnerOptions::Head::f16});
   EXPECT_EQ(gpu.linears_4bit(), 4 * cfg.n_layers);
   LlamaRunner cpu(cpu_model, {.n_threads = 2, .n_slots = 4, .capacity = 128});
   const std::vector<int32_t> p0 = tokens(24, V, 1);
@@ -86,6 +90,77 @@ TEST(CudaRunnerGptq, RtnCheckpointMatchesTheCpuOnDequantizedWeights) {
 TEST(CudaRunnerGptq, ActOrderCheckpointMatchesTheCpuOnDequantizedWeights) {
   SI_REQUIRE_CUDA();
   check_against_cpu(GptqFixture::Method::gptq_act);
+}
+
+// The int8 embedding / LM head (per-row scales; the default with 4-bit Linears) against the FP16
+// one on the same 4-bit Linears: logits of a 24-token prefill (more rows than the int8 GEMV: the
+// chunked dequantize + cuBLAS path) and of decode steps (the GEMV), within rel 3e-2 and the same
+// top-1 wherever the FP16 head's is decided (int8 rounding of Gaussian rows is ~0.7% of a weight's
+// size at this width; the measured values are printed). Then on the int8 runner alone: the greedy
+// step's token (GEMV inside the graph) is the argmax of logits() for the same state, selected rows
+// match the full logits, pairs match selected rows bitwise; and the weight bytes saved.
+TEST(CudaRunnerGptq, Int8HeadMatchesTheFp16Head) {
+  SI_REQUIRE_CUDA();
+  const LlamaConfig cfg = llama_config_preset("tiny");
+  const GptqFixture f(test::temp_dir(), cfg, GptqFixture::Method::rtn);
+  const LlamaModel raw = LlamaModel::load(f.gptq.string(), {.gptq_dequantize = false});
+  const int V = cfg.vocab_size, C = cfg.hidden_size;
+  CudaLlamaRunner h8(raw, {.n_slots = 4, .capacity = 64, .max_tokens = 32});
+  CudaLlamaRunner h16(raw, {.n_slots = 4, .capacity = 64, .max_tokens = 32, .head = CudaRunnerOptions::Head::f16});
+  ASSERT_TRUE(h8.head_int8());
+  ASSERT_FALSE(h16.head_int8());
+  const std::vector<int32_t> p0 = tokens(24, V, 5);
+  expect_close(compare(h8.eval(0, p0), h16.eval(0, p0), V), "int8 head vs FP16 head: prefill 24", 3e-2);
+  for (int step = 0; step < 4; ++step) {
+    const std::vector<int32_t> one = {int32_t((step * 57 + 3) % V)};
+    expect_close(compare(h8.eval(0, one), h16.eval(0, one), V), "int8 head vs FP16 head: decode step", 3e-2);
+  }
+  // Greedy in the graph (slot 1) against append + logits (slot 2), both with the same history.
+  const std::vector<int32_t> p1 = tokens(10, V, 6);
+  const CudaLlamaRunner::Append pre[] = {{1, p1.data(), 10}, {2, p1.data(), 10}};
+  h8.append(pre, nullptr);
+  int32_t tok = 11;
+  std::vector<float> hid(static_cast<size_t>(C)), lg(static_cast<size_t>(V));
+  for (int step = 0; step < 4; ++step) {
+    const CudaLlamaRunner::Append a1[] = {{1, &tok, 1}}, a2[] = {{2, &tok, 1}};
+    h8.append(a2, hid.data());
+    h8.logits(hid.data(), 1, {}, lg.data());
+    int32_t next = 0;
+    h8.append_greedy(a1, &next);
+    EXPECT_EQ(next, std::max_element(lg.begin(), lg.end()) - lg.begin()) << "greedy step " << step;
+    tok = next;
+  }
+  // Selected rows of the decode row's logits (GEMV) and of a prefill's rows (chunked path, fp16
+  // dequantized weights: fp16 rounding apart), then pairs.
+  std::vector<int32_t> rows;
+  for (int v = 0; v < V; v += 7) rows.push_back(v);
+  const int64_t R = int64_t(rows.size());
+  std::vector<float> sel(static_cast<size_t>(R));
+  h8.logits(hid.data(), 1, rows, sel.data());
+  std::vector<float> full_sel(static_cast<size_t>(R));
+  for (int64_t i = 0; i < R; ++i) full_sel[size_t(i)] = lg[size_t(rows[size_t(i)])];
+  EXPECT_LT(test::rel_err(sel, full_sel), 1e-5);
+  const std::vector<int32_t> p3 = tokens(12, V, 7);
+  std::vector<float> hid12(size_t(12 * C)), lg12(size_t(12 * V)), sel12(size_t(12 * R));
+  std::vector<int32_t> slots(12, 3), pos(12), out_rows(12);
+  for (int i = 0; i < 12; ++i) pos[size_t(i)] = out_rows[size_t(i)] = i;
+  h8.forward(p3, slots, pos, out_rows, hid12.data());
+  h8.logits(hid12.data(), 12, {}, lg12.data());
+  h8.logits(hid12.data(), 12, rows, sel12.data());
+  std::vector<float> full12(size_t(12 * R));
+  for (int64_t m = 0; m < 12; ++m)
+    for (int64_t i = 0; i < R; ++i) full12[size_t(m * R + i)] = lg12[size_t(m * V + rows[size_t(i)])];
+  EXPECT_LT(test::rel_err(sel12, full12), 2e-3);
+  std::vector<int32_t> hrows(static_cast<size_t>(R));
+  for (int64_t i = 0; i < R; ++i) hrows[size_t(i)] = int32_t(i % 12);
+  std::vector<float> pairs(static_cast<size_t>(R));
+  h8.logits_pairs(hid12.data(), 12, hrows, rows, pairs.data());
+  for (int64_t i = 0; i < R; ++i) EXPECT_EQ(pairs[size_t(i)], sel12[size_t((i % 12) * R + i)]) << i;
+  // Bytes: the tied table's 2 bytes per weight become 1 plus a 4-byte scale per row (arena alignment
+  // aside).
+  const int64_t saved = int64_t(h16.weight_bytes()) - int64_t(h8.weight_bytes());
+  EXPECT_NEAR(double(saved), double(int64_t(V) * C - 4 * int64_t(V)), 1024.0);
+  std::printf("weights: int8 head %zu bytes, FP16 head %zu bytes\n", h8.weight_bytes(), h16.weight_bytes());
 }
 
 // The packed-only model run as FP16 on the GPU (dequantized on the host at upload) gives the

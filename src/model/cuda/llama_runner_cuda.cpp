@@ -15,6 +15,13 @@ namespace si {
 namespace {
 
 constexpr int64_t kLogitRows = 64;  // rows of full-vocabulary logits per matmul (scratch size)
+constexpr int64_t kHeadChunk = 8192;  // int8 LM head above the GEMV's rows: vocabulary rows dequantized per cuBLAS call
+
+// Whether the runner made from `model` with `opt` runs its Linears in 4 bits.
+bool runs_4bit(const LlamaModel& model, const CudaRunnerOptions& opt) {
+  const GptqModelWeights* g = model.gptq();
+  return g && g->quant().bits == 4 && opt.gptq_4bit;
+}
 
 // Any stored weight (F32/F16/BF16/quantized) to fp16 rows at `dst` on the device.
 void upload_f16(const TensorView& w, void* dst, ThreadPool& pool, const cuda::Stream& s) {
@@ -48,8 +55,10 @@ void upload_f32(const TensorView& w, void* dst, const cuda::Stream& s) {
 
 }  // namespace
 
-CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved)
+CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved, bool linears_4bit)
     : cfg_(cfg), opt_(opt), interleaved_(interleaved) {
+  using Head = CudaRunnerOptions::Head;
+  head_int8_ = opt.head == Head::int8 || (opt.head == Head::automatic && linears_4bit);
   SI_CHECK(opt.n_slots > 0 && opt.capacity > 0 && opt.max_tokens > 0,
            "cuda runner: need slots, capacity and max_tokens above 0 (got {}, {}, {})", opt.n_slots, opt.capacity,
            opt.max_tokens);
@@ -61,11 +70,12 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
 }
 
 CudaLlamaRunner::CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt)
-    : CudaLlamaRunner(model.config(), opt, model.rope_pairing() == ops::RopePairing::Interleaved) {
+    : CudaLlamaRunner(model.config(), opt, model.rope_pairing() == ops::RopePairing::Interleaved,
+                      runs_4bit(model, opt)) {
   const LlamaWeights& w = model.weights();
   ThreadPool pool(int(std::max(1u, std::thread::hardware_concurrency())));
   const GptqModelWeights* g = model.gptq();
-  if (g && g->quant().bits == 4 && opt.gptq_4bit) {
+  if (runs_4bit(model, opt)) {
     const GptqFormat f = g->quant().format;
     upload_gptq([&](int l, int p) { return to_w4_view(g->linear(l, p), f); });
   } else {
@@ -96,29 +106,43 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt)
     upload_f32(w.layers[size_t(l)].attn_norm, const_cast<float*>(layer_[size_t(l)].attn_norm), stream_);
     upload_f32(w.layers[size_t(l)].ffn_norm, const_cast<float*>(layer_[size_t(l)].ffn_norm), stream_);
   }
-  upload_f16(w.tok_embd, const_cast<void*>(tok_embd_), pool, stream_);
-  if (output_ != tok_embd_) upload_f16(w.output, const_cast<void*>(output_), pool, stream_);
+  put_table(false, [&](void* d) { upload_f16(w.tok_embd, d, pool, stream_); });
+  if (!cfg_.tie_word_embeddings) put_table(true, [&](void* d) { upload_f16(w.output, d, pool, stream_); });
   upload_f32(w.output_norm, const_cast<float*>(output_norm_), stream_);
   const std::vector<float>& inv = model.rope_inv_freq();
   SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
   allocate_scratch();
 }
 
+void CudaLlamaRunner::put_table(bool output, const std::function<void(void* f16_rows)>& fill) {
+  if (!head_int8_) {
+    fill(const_cast<void*>(output ? output_ : tok_embd_));
+    return;
+  }
+  const int64_t V = cfg_.vocab_size, C = cfg_.hidden_size;
+  const cuda::W8Weight& w = output ? out8_ : embd8_;
+  cuda::DeviceBuffer f16(size_t(V * C) * 2, "embedding (fp16, before int8)");
+  fill(f16.data());
+  cuda::w8_quantize(DType::F16, f16.data(), V, C, const_cast<int8_t*>(w.q), const_cast<float*>(w.scale),
+                    stream_.get());
+  stream_.sync();  // before the fp16 copy is freed
+}
+
 // Random non-Linear weights (uniform, std 0.02; norms near 1) on the device, as random() makes them.
-static void fill_random_rest(const LlamaConfig& cfg, uint64_t& k, std::vector<const float*> norms, const void* tok_embd,
-                      const void* output, const float* output_norm, const float* inv_freq, cudaStream_t s) {
-  const int64_t C = cfg.hidden_size;
+void CudaLlamaRunner::fill_random_rest(uint64_t& k, const std::vector<const float*>& norms) {
+  const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size;
+  const cudaStream_t s = stream_.get();
   for (const float* n : norms) cuda::fill_random(DType::F32, const_cast<float*>(n), C, ++k, 0.02f, 1.0f, s);
-  cuda::fill_random(DType::F16, const_cast<void*>(tok_embd), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
-  if (output != tok_embd)
-    cuda::fill_random(DType::F16, const_cast<void*>(output), int64_t(cfg.vocab_size) * C, ++k, 0.02f, 0.0f, s);
-  cuda::fill_random(DType::F32, const_cast<float*>(output_norm), C, ++k, 0.02f, 1.0f, s);
-  const std::vector<float> inv = ops::rope_inv_freq(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling);
-  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+  put_table(false, [&](void* d) { cuda::fill_random(DType::F16, d, V * C, ++k, 0.02f, 0.0f, s); });
+  if (!cfg_.tie_word_embeddings)
+    put_table(true, [&](void* d) { cuda::fill_random(DType::F16, d, V * C, ++k, 0.02f, 0.0f, s); });
+  cuda::fill_random(DType::F32, const_cast<float*>(output_norm_), C, ++k, 0.02f, 1.0f, s);
+  const std::vector<float> inv = ops::rope_inv_freq(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
+  SI_CUDA_CHECK(cudaMemcpy(const_cast<float*>(inv_freq_), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
 }
 
 std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg, uint64_t seed, CudaRunnerOptions opt) {
-  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false));
+  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false, false));
   r->allocate_f16_linears();
   const cudaStream_t s = r->stream_.get();
   uint64_t k = seed * 1000;
@@ -129,7 +153,7 @@ std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg,
     for (const CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down})
       cuda::fill_random(DType::F16, const_cast<void*>(w->f16), w->N * w->K, ++k, 0.02f, 0.0f, s);
   }
-  fill_random_rest(cfg, k, norms, r->tok_embd_, r->output_, r->output_norm_, r->inv_freq_, s);
+  r->fill_random_rest(k, norms);
   r->stream_.sync();
   return r;
 }
@@ -137,7 +161,7 @@ std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg,
 std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random_gptq(const LlamaConfig& cfg, uint64_t seed,
                                                               CudaRunnerOptions opt,
                                                               const GptqLayerSource& layer_linears) {
-  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false));
+  std::unique_ptr<CudaLlamaRunner> r(new CudaLlamaRunner(cfg, opt, false, true));
   std::vector<GptqPacked> cur;  // the layer being uploaded (upload_gptq asks layer by layer)
   int cur_layer = -1;
   r->upload_gptq([&](int l, int p) {
@@ -155,7 +179,7 @@ std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random_gptq(const LlamaConfig&
     norms.push_back(d.attn_norm);
     norms.push_back(d.ffn_norm);
   }
-  fill_random_rest(cfg, k, norms, r->tok_embd_, r->output_, r->output_norm_, r->inv_freq_, r->stream_.get());
+  r->fill_random_rest(k, norms);
   r->allocate_scratch();
   r->stream_.sync();
   return r;
@@ -176,8 +200,16 @@ void CudaLlamaRunner::allocate() {
     d.attn_norm = weights_.alloc<float>(size_t(C));
     d.ffn_norm = weights_.alloc<float>(size_t(C));
   }
-  tok_embd_ = weights_.alloc<uint16_t>(size_t(V * C));
-  output_ = cfg_.tie_word_embeddings ? tok_embd_ : weights_.alloc<uint16_t>(size_t(V * C));
+  if (head_int8_) {
+    auto table = [&] {
+      return cuda::W8Weight{V, C, weights_.alloc<int8_t>(size_t(V * C)), weights_.alloc<float>(size_t(V))};
+    };
+    embd8_ = table();
+    out8_ = cfg_.tie_word_embeddings ? embd8_ : table();
+  } else {
+    tok_embd_ = weights_.alloc<uint16_t>(size_t(V * C));
+    output_ = cfg_.tie_word_embeddings ? tok_embd_ : weights_.alloc<uint16_t>(size_t(V * C));
+  }
   output_norm_ = weights_.alloc<float>(size_t(C));
   inv_freq_ = weights_.alloc<float>(size_t(cfg_.head_dim / 2));
   kv_base_ = kv_.alloc<uint16_t>(size_t(cfg_.n_layers) * 2 * size_t(opt_.n_slots) * size_t(KV) * size_t(opt_.capacity));
@@ -191,6 +223,10 @@ void CudaLlamaRunner::allocate() {
   hid16_ = act_.alloc<uint16_t>(size_t(T * C));
   max_out_ = kLogitRows;
   logits_ = act_.alloc<float>(size_t(max_out_ * V));
+  if (head_int8_) {
+    head_w16_ = act_.alloc<uint16_t>(size_t(std::min(V, kHeadChunk) * C));
+    head_y_ = act_.alloc<float>(size_t(max_out_ * std::min(V, kHeadChunk)));
+  }
   d_sel_ = act_.alloc<int32_t>(size_t(2 * V));  // vocabulary rows, then (logits_pairs) hidden rows
   SI_CUDA_CHECK(cudaMallocHost(&sel_host_, size_t(2 * V) * sizeof(int32_t)));
   d_next_ = act_.alloc<int32_t>(size_t(T));
@@ -285,19 +321,33 @@ void CudaLlamaRunner::layers(int64_t T) {
   const int64_t ldqkv = Q + 2 * KV;
   const DType h16 = DType::F16;
   auto* qkv = static_cast<uint16_t*>(qkv_);
-  cuda::embedding(h16, tok_embd_, C, d_ids_, T, DType::F32, x_, s);
+  if (head_int8_) cuda::w8_embedding(embd8_, d_ids_, T, DType::F32, x_, s);
+  else cuda::embedding(h16, tok_embd_, C, d_ids_, T, DType::F32, x_, s);
+  const float eps = cfg_.rms_norm_eps;
+  // One token: the norms and SwiGLU inside the FP16 GEMVs (saves three launches and waits per layer).
+  const bool fusable = T == 1 && opt_.fused_gemv && cuda::gemv_fused_fits(C) && cuda::gemv_fused_fits(F);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const Layer& w = layer_[size_t(l)];
     const cuda::KvLayer kv = kv_layer(l);
-    cuda::rms_norm(DType::F32, x_, w.attn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
-    mm(xn_, T, w.qkv, h16, qkv, false);
+    const bool fuse = fusable && !w.qkv.is_4bit() && !w.gu.is_4bit() && !w.down.is_4bit();
+    if (fuse) {
+      cuda::gemv_rms_norm(x_, w.attn_norm, eps, C, w.qkv.f16, w.qkv.N, h16, qkv, false, s);
+    } else {
+      cuda::rms_norm(DType::F32, x_, w.attn_norm, eps, h16, xn_, T, C, s);
+      mm(xn_, T, w.qkv, h16, qkv, false);
+    }
     // q and k heads rotated and this batch's keys/values stored first (tokens of one sequence
     // attend to each other), in one launch.
     cuda::rope_kv_store(h16, qkv, ldqkv, inv_freq_, T, H, kv, d_meta_, interleaved_, s);
     if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
     else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
     mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
-    cuda::rms_norm(DType::F32, x_, w.ffn_norm, cfg_.rms_norm_eps, h16, xn_, T, C, s);
+    if (fuse) {
+      cuda::gemv_rms_norm(x_, w.ffn_norm, eps, C, w.gu.f16, w.gu.N, h16, gu_, false, s);
+      cuda::gemv_swiglu(gu_, F, w.down.f16, w.down.N, DType::F32, x_, true, s);  // x += swiglu(gu) Wdown^T
+      continue;
+    }
+    cuda::rms_norm(DType::F32, x_, w.ffn_norm, eps, h16, xn_, T, C, s);
     mm(xn_, T, w.gu, h16, gu_, false);
     cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
     mm(h_, T, w.down, DType::F32, x_, true);  // x += h Wdown^T
@@ -316,6 +366,30 @@ void CudaLlamaRunner::mm_f16(const void* x, int64_t M, int64_t K, const void* w,
   linear_matmul(head, x, M, y_t, y, false, blas_, scratch_, stream_.get());
 }
 
+void CudaLlamaRunner::head_logits(const void* h, int64_t m, float* y) {
+  const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size;
+  if (!head_int8_) {
+    mm_f16(h, m, C, output_, V, DType::F32, y);
+    return;
+  }
+  const cudaStream_t s = stream_.get();
+  if (cuda::w8_gemv_fits(m, C)) {
+    cuda::w8_gemv(h, m, out8_, y, s);
+    return;
+  }
+  // More rows than the GEMV takes (large batched greedy steps, eval): chunks of vocabulary rows
+  // dequantized to fp16 for cuBLAS (compute-bound there, as the 4-bit Linears above 64 rows),
+  // each chunk's (m, n) logits then copied into its columns of y.
+  const int64_t chunk = std::min(V, kHeadChunk);
+  for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+    const int64_t n = std::min(chunk, V - v0);
+    cuda::w8_dequantize(out8_, v0, n, head_w16_, s);
+    blas_.matmul(DType::F16, h, m, C, head_w16_, n, DType::F32, head_y_, false, s);
+    SI_CUDA_CHECK(cudaMemcpy2DAsync(y + v0, size_t(V) * 4, head_y_, size_t(n) * 4, size_t(n) * 4, size_t(m),
+                                    cudaMemcpyDeviceToDevice, s));
+  }
+}
+
 void CudaLlamaRunner::greedy_head(int64_t n_out) {
   const cudaStream_t s = stream_.get();
   const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size;
@@ -324,7 +398,7 @@ void CudaLlamaRunner::greedy_head(int64_t n_out) {
   const auto* h16 = static_cast<const uint16_t*>(hid16_);
   for (int64_t m0 = 0; m0 < n_out; m0 += max_out_) {
     const int64_t m = std::min(max_out_, n_out - m0);
-    mm_f16(h16 + m0 * C, m, C, output_, V, DType::F32, logits_);  // (m, V)
+    head_logits(h16 + m0 * C, m, logits_);  // (m, V)
     cuda::argmax_rows(logits_, m, V, d_next_ + m0, s);
   }
 }
@@ -454,7 +528,7 @@ void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int
   if (rows.empty()) {
     for (int64_t m0 = 0; m0 < n; m0 += max_out_) {
       const int64_t m = std::min(max_out_, n - m0);
-      mm_f16(h16 + m0 * C, m, C, output_, V, DType::F32, logits_);
+      head_logits(h16 + m0 * C, m, logits_);
       SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * V, logits_, size_t(m * V) * 4, cudaMemcpyDeviceToHost, st));
       stream_.sync();
     }
@@ -468,7 +542,8 @@ void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int
   const int64_t per = std::max<int64_t>(1, max_out_ * V / R);  // hidden rows per pass through the scratch
   for (int64_t m0 = 0; m0 < n; m0 += per) {
     const int64_t m = std::min(per, n - m0);
-    cuda::matmul_rows(DType::F16, h16 + m0 * C, m, C, output_, d_sel_, R, logits_, st);
+    if (head_int8_) cuda::w8_matmul_rows(h16 + m0 * C, m, out8_, d_sel_, R, logits_, st);
+    else cuda::matmul_rows(DType::F16, h16 + m0 * C, m, C, output_, d_sel_, R, logits_, st);
     SI_CUDA_CHECK(cudaMemcpyAsync(out + m0 * R, logits_, size_t(m * R) * 4, cudaMemcpyDeviceToHost, st));
   }
   stream_.sync();
@@ -498,7 +573,8 @@ void CudaLlamaRunner::logits_pairs(const float* hidden, int64_t n_hidden, std::s
     std::copy_n(vocab_rows.data() + r0, m, sel_host_);
     std::copy_n(hidden_rows.data() + r0, m, sel_host_ + m);
     SI_CUDA_CHECK(cudaMemcpyAsync(d_sel_, sel_host_, size_t(2 * m) * 4, cudaMemcpyHostToDevice, st));
-    cuda::matmul_pairs(DType::F16, hid16_, C, output_, d_sel_ + m, d_sel_, m, logits_, st);
+    if (head_int8_) cuda::w8_matmul_pairs(hid16_, out8_, d_sel_ + m, d_sel_, m, logits_, st);
+    else cuda::matmul_pairs(DType::F16, hid16_, C, output_, d_sel_ + m, d_sel_, m, logits_, st);
     SI_CUDA_CHECK(cudaMemcpyAsync(out + r0, logits_, size_t(m) * 4, cudaMemcpyDeviceToHost, st));
   }
   stream_.sync();

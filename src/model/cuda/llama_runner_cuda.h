@@ -1,11 +1,11 @@
-// model/cuda/llama_runner_cuda.h — runs a LlamaModel on the GPU: FP16 weights in device memory (the
-// Linears of a GPTQ 4-bit model in 4 bits), a device KV cache (FP16) with the CPU runner's slots and
-// shared prefixes, batched prefill and decode, logits of all or selected vocabulary rows. Same
-// contract as model/llama_runner.h.
+// model/cuda/llama_runner_cuda.h — runs a LlamaModel on the GPU: FP16 weights in device memory (a
+// GPTQ 4-bit model's Linears in 4 bits and its embedding / LM head in 8), a device KV cache (FP16)
+// with the CPU runner's slots and shared prefixes, batched prefill and decode, logits of all or
+// selected vocabulary rows. Same contract as model/llama_runner.h.
 //
 //   si::CudaLlamaRunner r(model, {.n_slots = 4, .capacity = 1024});   // uploads weights as FP16
 //   auto g = si::LlamaModel::load("model-gptq", {.gptq_dequantize = false});   // no F16 copy in RAM
-//   si::CudaLlamaRunner r4(g, {});                                      // Linears stay 4-bit (W4A16)
+//   si::CudaLlamaRunner r4(g, {});                                      // Linears 4-bit (W4A16), head int8
 //   std::vector<float> logits = r.eval(0, ids);                         // (T, V) of slot 0
 //   r.append({{1, req.data(), n}}, hidden);                             // hidden (1, C) host, normed
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
@@ -19,10 +19,14 @@
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE + KV store (one
 // kernel) -> attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a
 // sequence's tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
-// matmul adding into the residual. Each matmul site's kernel follows its weight and the rows M
+// matmul adding into the residual (with `fused_gemv`, for one token with FP16 Linears, each norm and
+// SwiGLU runs inside the GEMV after it). Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
-// -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Embeddings, norms and the LM head stay FP16
-// (GPTQ checkpoints store them so). With `graphs`, a batch shape seen before
+// -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Norms stay fp32. The token embedding / LM head
+// (tied in Llama-3.2-1B: 525 MB in FP16, as much as all its 4-bit Linears) is FP16, or int8 with one
+// scale per row (ops/cuda/w8.h, quantized at upload; the default for 4-bit models, `head`): looked
+// up dequantized, and multiplied by the int8 GEMV for up to 16 rows (a greedy step reads half the
+// bytes), by dequantized chunks and cuBLASLt above. With `graphs`, a batch shape seen before
 // replays a captured CUDA graph of the whole layer stack (decode steps cost one launch); for
 // append_greedy the graph also holds the final norm, the LM head and the argmax, so a greedy step
 // moves only token ids between host and device.
@@ -41,6 +45,7 @@
 #include "ops/cuda/cuda_ops.h"
 #include "ops/cuda/device.h"
 #include "ops/cuda/matmul.h"
+#include "ops/cuda/w8.h"
 
 namespace si {
 
@@ -53,6 +58,14 @@ struct CudaRunnerOptions {
   bool gptq_4bit = true;        // a 4-bit GPTQ model keeps its Linears in 4 bits (false: FP16 on the GPU)
   int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
   bool mma_attention = true;    // tensor-core attention (ops/cuda/attention_mma.cu) where it applies
+  // Passes of one token with FP16 Linears: the RMSNorms inside the q|k|v and gate|up GEMVs and
+  // SwiGLU inside the down GEMV (ops/cuda/gemv_fused.cu). Off by default: slower as it stands (H100,
+  // decode step at batch 1 1.38 vs 1.24 ms; docs/cuda-notes.md).
+  bool fused_gemv = false;
+  // The token embedding and LM head: FP16, int8 with per-row scales, or `automatic`: int8 when the
+  // Linears run in 4 bits (VRAM for a GPTQ model's weights about a third of FP16's), else FP16.
+  enum class Head { automatic, f16, int8 };
+  Head head = Head::automatic;
 };
 
 class CudaLlamaRunner {
@@ -103,6 +116,7 @@ class CudaLlamaRunner {
   size_t weight_bytes() const { return weights_.bytes_used(); }  // all weights (embedding included)
   size_t linear_weight_bytes() const { return linear_bytes_; }   // the seven Linears of every layer
   int linears_4bit() const;                                       // matmul sites running 4-bit weights
+  bool head_int8() const { return head_int8_; }                   // embedding / LM head in 8 bits
   size_t kv_bytes() const { return kv_.bytes_used(); }
   size_t slot_bytes() const { return kv_.bytes_used() / size_t(opt_.n_slots); }
   size_t activation_bytes() const { return act_.bytes_used(); }
@@ -117,18 +131,25 @@ class CudaLlamaRunner {
     CudaLinear gu;           // (2F, C): gate rows, then up
     CudaLinear down;         // (C, F)
   };
-  CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved);
+  CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved, bool linears_4bit);
   void allocate();                 // everything but the Linears
   void allocate_f16_linears();     // FP16 Linears (filled by the caller)
   // 4-bit Linears from `linear(layer, proj)` (proj as gptq_linear_prefix), then the scratch they need.
   void upload_gptq(const std::function<cuda::GptqView(int layer, int proj)>& linear);
   void allocate_scratch();         // LinearScratch for 4-bit sites (after the Linears exist)
+  // The embedding (output: the untied LM head) from `fill`, which writes its (V, C) fp16 rows to the
+  // device pointer it gets: in place, or into a temporary buffer then quantized to int8.
+  void put_table(bool output, const std::function<void(void* f16_rows)>& fill);
+  // Random norms, embedding / LM head, final norm and RoPE frequencies (seeds continue from k).
+  void fill_random_rest(uint64_t& k, const std::vector<const float*>& norms);
   // Checks and uploads a batch, runs the layer stack (and with `greedy`, the greedy head on the
   // out_rows), replaying or capturing a graph per (T, greedy rows).
   void run(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
            std::span<const int32_t> out_rows, bool greedy);
   void layers(int64_t T);  // the layer stack on the device inputs already uploaded
   void greedy_head(int64_t n_out);  // d_next_ (n_out) = argmax of the logits of rows d_rows_
+  // y (m, V) f32 = h (m, C) fp16 times the LM head, m <= max_out_ (FP16 or int8).
+  void head_logits(const void* h, int64_t m, float* y);
   // y = x W^T (x (M, K) f16): linear_matmul on the runner's stream and scratch.
   void mm(const void* x, int64_t M, const CudaLinear& w, DType y_t, void* y, bool accumulate);
   // FP16 weights (V, C) such as the LM head: GEMV or cuBLASLt.
@@ -150,6 +171,10 @@ class CudaLlamaRunner {
   LinearScratch scratch_;
   const void* tok_embd_ = nullptr;    // (V, C) fp16
   const void* output_ = nullptr;      // (V, C) fp16, tok_embd_ when tied
+  bool head_int8_ = false;            // then these instead of tok_embd_ / output_ (null):
+  cuda::W8Weight embd8_, out8_;       // (V, C) int8 + (V) scales; out8_ = embd8_ when tied
+  void* head_w16_ = nullptr;          // int8 head, more than 8 rows: (kHeadChunk, C) fp16 rows
+  float* head_y_ = nullptr;           //   and (max_out_, kHeadChunk) f32 logits of one chunk
   const float* output_norm_ = nullptr;
   const float* inv_freq_ = nullptr;   // (D/2)
   void* kv_base_ = nullptr;           // (L, 2, S, KVH, cap, D) fp16

@@ -53,6 +53,17 @@ bool gemv_fits(DType ab_t, int64_t M, int64_t K);
 void gemv(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
           bool accumulate, cudaStream_t s);
 
+// One row (a decode step at batch 1) with the op before the matmul inside the GEMV (gemv_fused.cu),
+// bitwise that op followed by gemv(): y (1, N) (F32 or F16; += with accumulate) = f(x) W^T, W (N, K)
+// F16, K a multiple of 8 up to 8192 (gemv_fused_fits).
+//   gemv_rms_norm: f(x) = rms_norm(x (K) f32, norm_w, eps) rounded to fp16 (the norm before q|k|v, gate|up)
+//   gemv_swiglu:   f(gate_up) = silu(gate) * up rounded to fp16, gate_up (2K) fp16 (before down)
+bool gemv_fused_fits(int64_t K);
+void gemv_rms_norm(const float* x, const float* norm_w, float eps, int64_t K, const void* w, int64_t N, DType y_t,
+                   void* y, bool accumulate, cudaStream_t s);
+void gemv_swiglu(const void* gate_up, int64_t K, const void* w, int64_t N, DType y_t, void* y, bool accumulate,
+                 cudaStream_t s);
+
 // y (M, R) f32 = x (M, K) W[rows]^T; rows: R device int32 indices into W's rows (checked by the
 // caller). One warp per selected row; meant for R in the hundreds, not the whole vocabulary.
 void matmul_rows(DType t, const void* x, int64_t M, int64_t K, const void* w, const int32_t* rows, int64_t R, float* y,

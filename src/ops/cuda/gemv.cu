@@ -18,26 +18,6 @@ namespace {
 constexpr int kWarps = 8;   // weight rows per block
 constexpr int kUnroll = 8;  // 16-byte weight loads in flight per lane
 
-__device__ __forceinline__ void unpack8(const uint4& v, const __half*, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __half22float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
-__device__ __forceinline__ void unpack8(const uint4& v, const __nv_bfloat16*, float* f) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __bfloat1622float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
 // MR: rows of x handled (M <= MR); T: storage of x and W; Ty: storage of y.
 template <typename T, int MR, typename Ty>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__ x, int M, int K,

@@ -31,16 +31,6 @@ constexpr int kMaxK = 8192;      // the input row in shared memory: at most 16 K
 
 enum Prologue { kNorm, kSwiglu };
 
-__device__ __forceinline__ void half8_to_f32(const uint4& v, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __half22float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
 // kNorm: in = x (K) f32, nw (K) the norm weight. kSwiglu: in = gate|up (2K) fp16, nw unused.
 template <int P, typename Ty>
 __global__ void __launch_bounds__(kWarps * 32) gemv_fused_kernel(const void* __restrict__ in,

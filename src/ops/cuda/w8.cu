@@ -64,16 +64,6 @@ __device__ __forceinline__ void int8x4_to_f32(uint32_t w, float* f) {
   for (int i = 0; i < 4; ++i) f[i] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440u + unsigned(i))) - 8388736.0f;
 }
 
-__device__ __forceinline__ void half8_to_f32(const uint4& v, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __half22float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
 template <int MR>
 __global__ void __launch_bounds__(kWarps * 32) w8_gemv_kernel(const __half* __restrict__ x, int M, int K,
                                                               const int8_t* __restrict__ q,

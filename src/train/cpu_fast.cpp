@@ -10,15 +10,10 @@
 
 namespace si::train::fast {
 
-namespace {
-
-// Splits [0, n) into the pool's ranges; without a pool, one range.
 void split(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   if (!pool || pool->size() == 1 || n < 2) return fn(0, n);
   pool->parallel_for(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
 }
-
-}  // namespace
 
 void linear_forward(ThreadPool* pool, float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O) {
   // y (N, O) = x (N, I) * W^T, rows of x split over the pool

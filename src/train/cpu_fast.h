@@ -8,12 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace si {
 class ThreadPool;
 }
 
 namespace si::train::fast {
+
+// fn(begin, end) over the pool's ranges of [0, n); without a pool (or one thread), fn(0, n).
+void split(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
 void linear_forward(ThreadPool* pool, float* y, const float* x, const float* W, int64_t N, int64_t I, int64_t O);
 // dx (N, I) += dy W ; dW (O, I) += dy^T x ; either may be null

@@ -226,10 +226,7 @@ void TrainModel<T>::lin_bwd(T* dx, T* dW, const T* dy, const T* x, const T* W, i
 }
 
 template <typename T> void TrainModel<T>::par_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) const {
-  if (opt_.fast && opt_.pool && opt_.pool->size() > 1 && n > 1)
-    opt_.pool->parallel_for(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
-  else
-    fn(0, n);
+  fast::split(opt_.fast ? opt_.pool : nullptr, n, fn);
 }
 
 template <typename T> void TrainModel<T>::add_into(T* y, const T* x, int64_t n) const {

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
+#include "train/cpu_fast.h"
 
 namespace si::train {
 
@@ -41,8 +41,7 @@ void AdamW::step(float* params, const float* grads, double lr, ThreadPool* pool)
     }
   };
   const int64_t n = int64_t(m_.size());
-  if (pool && pool->size() > 1) pool->parallel_for(n, [&](int64_t b, int64_t e, int) { update(b, e); });
-  else update(0, n);
+  fast::split(pool, n, update);
 }
 
 double cosine_with_warmup(double base_lr, int64_t step, int64_t warmup, int64_t total) {

@@ -1,10 +1,11 @@
 // bench_cuda_forward — the CUDA runner on Llama-3.2-1B's architecture with random FP16 weights
 // (made on the device): 64-token prefill, decode steps (CUDA graphs), and the paper-style job
-// (64-token prompt, greedy 8 new tokens over the full 128k vocabulary; argmax on the GPU, and once
-// the old way, logits copied to the host), at several batch sizes; and the attention op alone at
-// decode shapes. "FusedGemv" runs put the batch-1 norms and SwiGLU inside the GEMVs
-// (CudaRunnerOptions::fused_gemv), for comparison. Fixed iteration counts keep the whole
-// program short on the GPU machine.
+// (64-token prompt, greedy 8 new tokens over the full 128k vocabulary; argmax on the GPU: with
+// generate_greedy (no host round trip between steps), with one append_greedy call per token, and
+// once the old way, logits copied to the host), at several batch sizes; and the attention op alone
+// at decode shapes. `pdl:0` rows launch every kernel without programmatic dependent launch
+// (cuda::set_pdl), for comparison. Fixed iteration counts keep the whole program short on the GPU
+// machine.
 //
 //   build/gpu/bench/bench_cuda_forward            # on the GPU machine (scripts/gpu-check.sh bench)
 //
@@ -18,6 +19,7 @@
 
 #include "model/cuda/llama_runner_cuda.h"
 #include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/matmul.h"
 
 namespace {
 
@@ -25,10 +27,14 @@ using namespace si;
 
 constexpr int kPrompt = 64, kNew = 8;
 
-std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool fused_gemv = false) {
+// pdl: whether the runner's kernels (and the graphs it captures) use programmatic dependent launch;
+// autotune: whether its cuBLASLt shapes run the fastest of the heuristic's candidates (matmul.h).
+std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool pdl = true, bool autotune = true) {
+  cuda::set_pdl(pdl);
+  cuda::set_matmul_autotune(autotune);
   return CudaLlamaRunner::random(llama_config_preset("llama-3.2-1b"), 1,
                                  {.n_slots = slots, .capacity = 256, .max_tokens = max_tokens,
-                                  .graphs = true, .graph_max_tokens = 256, .fused_gemv = fused_gemv});
+                                  .graphs = true, .graph_max_tokens = 256});
 }
 
 std::vector<int32_t> prompt(int b) {
@@ -48,7 +54,7 @@ void prefill_all(CudaLlamaRunner& r, int B, const std::vector<std::vector<int32_
 
 void BM_Prefill64(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt);
+  auto r = make_runner(B, B * kPrompt, true, st.range(1) != 0);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<float> hidden(size_t(B) * 2048);
@@ -60,9 +66,9 @@ void BM_Prefill64(benchmark::State& st) {
 
 // One decode step for B sequences at position ~64 (the step's KV appends are undone by clearing
 // and re-sharing nothing: positions advance, capped well inside the capacity by re-prefilling).
-void decode_step(benchmark::State& st, bool fused_gemv) {
+void BM_DecodeStep(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, std::max(B * kPrompt, B), fused_gemv);
+  auto r = make_runner(B, std::max(B * kPrompt, B), st.range(1) != 0);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<float> hidden(size_t(B) * 2048);
@@ -83,14 +89,31 @@ void decode_step(benchmark::State& st, bool fused_gemv) {
 }
 
 // Prompt of 64, then 8 greedy tokens over the full vocabulary, B sequences: the LM head and the
-// argmax run on the GPU inside each step's graph; only token ids come back.
-void BM_DecodeStep(benchmark::State& st) { decode_step(st, false); }
-// The same with the norms and SwiGLU inside the batch-1 GEMVs (CudaRunnerOptions::fused_gemv).
-void BM_DecodeStepFusedGemv(benchmark::State& st) { decode_step(st, true); }
-
-void paper_job(benchmark::State& st, bool fused_gemv) {
+// argmax run on the GPU inside each step's graph; only token ids come back. generate_greedy: the
+// steps follow each other on the device, one download at the end.
+void BM_PaperJob(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt, fused_gemv);
+  auto r = make_runner(B, B * kPrompt, st.range(1) != 0);
+  std::vector<std::vector<int32_t>> ps;
+  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  std::vector<int32_t> out(size_t(B) * kNew);
+  std::vector<CudaLlamaRunner::Append> batch(static_cast<size_t>(B));
+  auto job = [&] {
+    for (int b = 0; b < B; ++b) {
+      r->clear(b);
+      batch[size_t(b)] = {b, ps[size_t(b)].data(), kPrompt};
+    }
+    r->generate_greedy(batch, kNew, out.data());
+  };
+  for (int i = 0; i < 3; ++i) job();
+  for (auto _ : st) job();
+  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same job through one append_greedy call per token (the host waits for each step's ids).
+void BM_PaperJobPerStep(benchmark::State& st) {
+  const int B = int(st.range(0));
+  auto r = make_runner(B, B * kPrompt);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<int32_t> tok(static_cast<size_t>(B));
@@ -111,8 +134,6 @@ void paper_job(benchmark::State& st, bool fused_gemv) {
   st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_PaperJob(benchmark::State& st) { paper_job(st, false); }
-void BM_PaperJobFusedGemv(benchmark::State& st) { paper_job(st, true); }
 
 // The same job with the full logits copied to the host and the argmax taken there (before the
 // GPU argmax): what that copy costs.
@@ -190,19 +211,21 @@ void BM_DecodeAttention(benchmark::State& st) {
   cudaGraphExecDestroy(e);
 }
 
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(1)->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(16)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(256)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_DecodeStep)->ArgName("batch")->Arg(1)->Arg(16)->Arg(64)->Iterations(100)->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({1, 1})->Args({1, 0})->Iterations(50)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({16, 1})->Args({16, 0})->Iterations(20)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({256, 1})->Args({256, 0})->Iterations(3)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeStep)->ArgNames({"batch", "pdl"})->Args({1, 1})->Args({1, 0})->Args({16, 1})->Args({64, 1})
+    ->Iterations(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({1, 200})->Args({32, 200})
     ->Iterations(50)->Unit(benchmark::kMicrosecond)->UseManualTime();
-BENCHMARK(BM_DecodeStepFusedGemv)->ArgName("batch")->Arg(1)->Iterations(100)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl"})->Args({1, 1})->Args({1, 0})->Iterations(30)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PaperJobPerStep)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl"})->Args({128, 1})->Iterations(5)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PaperJobFusedGemv)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_PaperJob)->ArgName("batch")->Arg(128)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PaperJobHostArgmax)->ArgName("batch")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

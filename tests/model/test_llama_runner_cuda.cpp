@@ -126,6 +126,54 @@ TEST_F(CudaRunnerTest, GreedyStepsPickTheArgmaxOfTheLogits) {
   EXPECT_EQ(greedy.length(1), 13);
 }
 
+// generate_greedy (the steps chained on the device) gives the tokens and slot lengths of one
+// append_greedy call per token, for one sequence (the one-row GEMV path) and for two of different
+// prompt lengths; the first call runs eagerly and captures, the second replays the graphs.
+TEST_F(CudaRunnerTest, GenerateIsOneGreedyStepPerToken) {
+  const int V = model_->config().vocab_size, n_new = 6;
+  CudaLlamaRunner gen(*model_, {.n_slots = 2, .capacity = 64, .max_tokens = 64});
+  CudaLlamaRunner step(*model_, {.n_slots = 2, .capacity = 64, .max_tokens = 64});
+  std::vector<int32_t> p0(20), p1(9);
+  for (size_t i = 0; i < p0.size(); ++i) p0[i] = int32_t((i * 7919 + 3) % size_t(V));
+  for (size_t i = 0; i < p1.size(); ++i) p1[i] = int32_t((i * 104729 + 11) % size_t(V));
+  for (const int n_seq : {1, 2, 2}) {
+    std::vector<CudaLlamaRunner::Append> batch = {{0, p0.data(), int(p0.size())}, {1, p1.data(), int(p1.size())}};
+    batch.resize(size_t(n_seq));
+    for (int b = 0; b < n_seq; ++b) {
+      gen.clear(b);
+      step.clear(b);
+    }
+    std::vector<int32_t> out(static_cast<size_t>(n_seq * n_new)), next(static_cast<size_t>(n_seq)),
+        want(static_cast<size_t>(n_seq * n_new));
+    gen.generate_greedy(batch, n_new, out.data());
+    std::vector<CudaLlamaRunner::Append> sb = batch;
+    for (int i = 0; i < n_new; ++i) {
+      step.append_greedy(sb, next.data());
+      for (int b = 0; b < n_seq; ++b) {
+        want[size_t(b * n_new + i)] = next[size_t(b)];
+        sb[size_t(b)] = {b, &next[size_t(b)], 1};
+      }
+    }
+    EXPECT_EQ(out, want) << n_seq << " sequences";
+    for (int b = 0; b < n_seq; ++b) EXPECT_EQ(gen.length(b), step.length(b)) << "slot " << b;
+  }
+  EXPECT_EQ(gen.length(0), 20 + n_new - 1);
+  EXPECT_EQ(gen.length(1), 9 + n_new - 1);
+}
+
+TEST_F(CudaRunnerTest, GenerateRejectsBadRequestsAndKeepsTheSlots) {
+  CudaLlamaRunner gpu(*model_, {.n_slots = 2, .capacity = 16, .max_tokens = 16});
+  std::vector<int32_t> p(10, 7), out(64);
+  const std::vector<CudaLlamaRunner::Append> one = {{0, p.data(), 10}};
+  EXPECT_THROW(gpu.generate_greedy(one, 0, out.data()), Error);
+  EXPECT_THROW(gpu.generate_greedy(one, 8, out.data()), Error);  // 10 + 7 positions > 16
+  const std::vector<CudaLlamaRunner::Append> twice = {{0, p.data(), 2}, {0, p.data(), 2}};
+  EXPECT_THROW(gpu.generate_greedy(twice, 2, out.data()), Error);
+  EXPECT_EQ(gpu.length(0), 0);
+  gpu.generate_greedy(one, 7, out.data());  // exactly fills the cache
+  EXPECT_EQ(gpu.length(0), 16);
+}
+
 TEST_F(CudaRunnerTest, RejectsTokensOutsideTheVocabularyAndCache) {
   CudaLlamaRunner gpu(*model_, {.n_slots = 1, .capacity = 4, .max_tokens = 8});
   const std::vector<int32_t> bad = {model_->config().vocab_size};

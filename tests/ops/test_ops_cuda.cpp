@@ -186,14 +186,15 @@ TEST_P(CudaOps, MatmulSelectedRows) {
   EXPECT_LT(rel_err(y.download(s), ref), 1e-5);
 }
 
-// The decode GEMV: 1-4 rows, K with a partial last group of loads (520) and several groups (4104).
+// The decode GEMV: 1-4 rows, K with a partial last group of loads (520), several groups (4104),
+// and rows split over several warps (K > 4096: 8192 as down_proj, 8224 with a partial group).
 TEST_P(CudaOps, GemvMatchesReferenceForDecodeRows) {
   SI_REQUIRE_CUDA();
   const DType t = GetParam();
   if (t == DType::F32) GTEST_SKIP() << "the GEMV streams 16-bit weights only (F32 goes to cuBLAS)";
   cuda::Stream s;
   const int64_t N = 77;
-  for (const int64_t K : {520, 4104})
+  for (const int64_t K : {520, 4104, 8192, 8224})
     for (const int64_t M : {1, 2, 3, 4}) {
       auto x = rounded(randn(size_t(M * K), 40), t), w = rounded(randn(size_t(N * K), 41, 0.05f), t);
       auto y0 = randn(size_t(M * N), 42);
@@ -213,34 +214,48 @@ TEST_P(CudaOps, GemvMatchesReferenceForDecodeRows) {
 }
 
 // Greedy argmax on the device against the host's first-maximum rule, on rows with repeated maxima,
-// NaN, all-equal and all -inf values, and rows that start off 16-byte alignment (V odd).
+// NaN, all-equal and all -inf values, rows that start off 16-byte alignment (V odd), and (V of a
+// vocabulary) rows split over many blocks: maxima in different blocks, at a block's first and last
+// element and at the row's ends. Launched twice on one work buffer: each launch leaves it reusable.
 TEST(CudaArgmax, FirstLargestLikeTheHost) {
   SI_REQUIRE_CUDA();
   cuda::Stream s;
-  const int64_t V = 1001, n = 6;
-  std::vector<float> x = randn(size_t(n * V), 50);
-  auto row = [&](int64_t r) { return x.data() + r * V; };
-  row(1)[7] = row(1)[900] = 50.0f;                       // two maxima: the first wins
-  row(2)[3] = NAN;                                        // NaN never wins
-  row(2)[600] = 40.0f;
-  std::fill(row(3), row(3) + V, 0.5f);                    // all equal: index 0
-  row(4)[V - 1] = 60.0f;                                  // the last element
-  std::fill(row(5), row(5) + V, -INFINITY);               // nothing above -inf: index 0
-  DeviceTensor dx(x, DType::F32, s);
-  cuda::DeviceBuffer out(size_t(n) * 4, "argmax");
-  cuda::argmax_rows(dx.buf.as<float>(), n, V, out.as<int32_t>(), s.get());
-  std::vector<int32_t> got(static_cast<size_t>(n));
-  out.download(got.data(), got.size() * 4, s);
-  s.sync();
-  for (int64_t r = 0; r < n; ++r) {
-    int32_t best = 0;
-    for (int64_t v = 1; v < V; ++v)
-      if (row(r)[v] > row(r)[best] || std::isnan(row(r)[best])) best = int32_t(v);
-    EXPECT_EQ(got[size_t(r)], best) << "row " << r;
+  for (const int64_t V : {int64_t(1001), int64_t(128257)}) {
+    const int64_t n = 9;
+    std::vector<float> x = randn(size_t(n * V), 50);
+    auto row = [&](int64_t r) { return x.data() + r * V; };
+    row(1)[7] = row(1)[V - 100] = 50.0f;                    // two maxima far apart: the first wins
+    row(2)[3] = NAN;                                        // NaN never wins
+    row(2)[600] = 40.0f;
+    std::fill(row(3), row(3) + V, 0.5f);                    // all equal: index 0
+    row(4)[V - 1] = 60.0f;                                  // the last element
+    std::fill(row(5), row(5) + V, -INFINITY);               // nothing above -inf: index 0
+    row(6)[0] = 70.0f;                                      // the first element
+    for (int64_t v = 511; v < V; v += 2048) row(7)[v] = 80.0f;  // many equal maxima on slice edges
+    row(8)[V / 2] = 90.0f;
+    row(8)[V / 2 + 1] = 90.0f;
+    DeviceTensor dx(x, DType::F32, s);
+    cuda::DeviceBuffer out(size_t(n) * 4, "argmax"), work(cuda::argmax_work_bytes(n), "argmax work");
+    SI_CUDA_CHECK(cudaMemset(work.data(), 0, work.bytes()));
+    for (int launch = 0; launch < 2; ++launch) {
+      SI_CUDA_CHECK(cudaMemsetAsync(out.data(), 0xff, out.bytes(), s.get()));
+      cuda::argmax_rows(dx.buf.as<float>(), n, V, out.as<int32_t>(), work.data(), s.get());
+      std::vector<int32_t> got(static_cast<size_t>(n));
+      out.download(got.data(), got.size() * 4, s);
+      s.sync();
+      for (int64_t r = 0; r < n; ++r) {
+        int32_t best = 0;
+        for (int64_t v = 1; v < V; ++v)
+          if (row(r)[v] > row(r)[best] || std::isnan(row(r)[best])) best = int32_t(v);
+        EXPECT_EQ(got[size_t(r)], best) << "V=" << V << " row " << r << " launch " << launch;
+      }
+      EXPECT_EQ(got[1], 7);
+      EXPECT_EQ(got[2], 600);
+      EXPECT_EQ(got[4], int32_t(V - 1));
+      EXPECT_EQ(got[6], 0);
+      EXPECT_EQ(got[7], 511);
+    }
   }
-  EXPECT_EQ(got[1], 7);
-  EXPECT_EQ(got[2], 600);
-  EXPECT_EQ(got[4], int32_t(V - 1));
 }
 
 // A cache of 4 slots; tokens of a prefill, a decode, a shared-prefix sequence and a long sequence in

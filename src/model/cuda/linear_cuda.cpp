@@ -41,10 +41,10 @@ cuda::GptqView to_w4_view(const GptqView& v, GptqFormat format) {
 void linear_matmul(const CudaLinear& w, const void* x, int64_t M, DType y_t, void* y, bool accumulate,
                    cuda::Blas& blas, const LinearScratch& sc, cudaStream_t s, int64_t w4_max_rows) {
   if (!w.is_4bit()) {
-    // One row and K <= 4096: the GEMV streams the weights a little faster than cuBLAS (H100, from
-    // HBM: QKV 6.6 vs 7.0 us, o 5.3 vs 6.3, gate|up 25.1 vs 25.2); down (K = 8192) was 6% slower and
-    // at 4 rows the GEMV was slower on every shape (QKV 11.5 vs 7.4 us), so those go to cuBLAS.
-    if (M == 1 && w.K <= 4096 && cuda::gemv_fits(DType::F16, M, w.K))
+    // One row: the GEMV streams the weights faster than cuBLAS (H100, from HBM: QKV 6.6 vs 7.0 us,
+    // o 5.3 vs 6.3, gate|up 25.1 vs 25.2; down with K split over warps: docs/cuda-notes.md); at 4
+    // rows it was slower on every shape (QKV 11.5 vs 7.4 us), so more rows go to cuBLAS.
+    if (M == 1 && cuda::gemv_fits(DType::F16, M, w.K))
       cuda::gemv(DType::F16, x, M, w.K, w.f16, w.N, y_t, y, accumulate, s);
     else blas.matmul(DType::F16, x, M, w.K, w.f16, w.N, y_t, y, accumulate, s);
     return;

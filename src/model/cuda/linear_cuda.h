@@ -7,7 +7,7 @@
 // 4-bit Linears of one site share a launch when they read their inputs in the same order (no
 // act-order, or the same g_idx, as q/k/v of AutoGPTQ checkpoints whose Hessians agree); otherwise
 // each is its own part, writing its columns of the shared output. Kernels by rows M:
-//   FP16:  M = 1 and K <= 4096 -> the weight-streaming GEMV; else cuBLASLt.
+//   FP16:  M = 1 -> the weight-streaming GEMV; else cuBLASLt.
 //   4-bit: M <= w4_max_rows -> W4A16 (ops/cuda/w4a16.h); else each part is dequantized to fp16 in
 //          scratch and multiplied by cuBLASLt (prefill of many tokens is compute-bound: fp16 tensor
 //          cores win there, and the dequantization reads only the 4-bit weight).

@@ -190,6 +190,7 @@ CudaLlamaRunner::~CudaLlamaRunner() {
   if (staging_) cudaFreeHost(staging_);
   if (next_host_) cudaFreeHost(next_host_);
   if (sel_host_) cudaFreeHost(sel_host_);
+  if (staged_) cudaEventDestroy(staged_);
 }
 
 void CudaLlamaRunner::allocate() {
@@ -230,6 +231,8 @@ void CudaLlamaRunner::allocate() {
   d_sel_ = act_.alloc<int32_t>(size_t(2 * V));  // vocabulary rows, then (logits_pairs) hidden rows
   SI_CUDA_CHECK(cudaMallocHost(&sel_host_, size_t(2 * V) * sizeof(int32_t)));
   d_next_ = act_.alloc<int32_t>(size_t(T));
+  argmax_work_ = act_.alloc_bytes(cuda::argmax_work_bytes(max_out_));
+  SI_CUDA_CHECK(cudaMemset(argmax_work_, 0, cuda::argmax_work_bytes(max_out_)));
   SI_CUDA_CHECK(cudaMallocHost(&next_host_, size_t(T) * sizeof(int32_t)));
   // ids | pos | rows | meta | attention chunks: one block on each side, one copy per forward.
   staging_bytes_ = size_t(T) * (3 * sizeof(int32_t) + sizeof(cuda::TokenMeta)) + size_t(T + 2) * sizeof(int32_t);
@@ -242,6 +245,7 @@ void CudaLlamaRunner::allocate() {
   attn_chunk_tokens_ =
       opt_.mma_attention ? cuda::attention_mma_chunk_tokens(DType::F16, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim) : 0;
   SI_CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
+  SI_CUDA_CHECK(cudaEventCreateWithFlags(&staged_, cudaEventDisableTiming));
 }
 
 void CudaLlamaRunner::allocate_f16_linears() {
@@ -324,32 +328,25 @@ void CudaLlamaRunner::layers(int64_t T) {
   if (head_int8_) cuda::w8_embedding(embd8_, d_ids_, T, DType::F32, x_, s);
   else cuda::embedding(h16, tok_embd_, C, d_ids_, T, DType::F32, x_, s);
   const float eps = cfg_.rms_norm_eps;
-  // One token: the norms and SwiGLU inside the FP16 GEMVs (saves three launches and waits per layer).
-  const bool fusable = T == 1 && opt_.fused_gemv && cuda::gemv_fused_fits(C) && cuda::gemv_fused_fits(F);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const Layer& w = layer_[size_t(l)];
     const cuda::KvLayer kv = kv_layer(l);
-    const bool fuse = fusable && !w.qkv.is_4bit() && !w.gu.is_4bit() && !w.down.is_4bit();
-    if (fuse) {
-      cuda::gemv_rms_norm(x_, w.attn_norm, eps, C, w.qkv.f16, w.qkv.N, h16, qkv, false, s);
-    } else {
-      cuda::rms_norm(DType::F32, x_, w.attn_norm, eps, h16, xn_, T, C, s);
-      mm(xn_, T, w.qkv, h16, qkv, false);
-    }
+    cuda::rms_norm(DType::F32, x_, w.attn_norm, eps, h16, xn_, T, C, s);
+    mm(xn_, T, w.qkv, h16, qkv, false);
     // q and k heads rotated and this batch's keys/values stored first (tokens of one sequence
     // attend to each other), in one launch.
     cuda::rope_kv_store(h16, qkv, ldqkv, inv_freq_, T, H, kv, d_meta_, interleaved_, s);
     if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
     else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
     mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
-    if (fuse) {
-      cuda::gemv_rms_norm(x_, w.ffn_norm, eps, C, w.gu.f16, w.gu.N, h16, gu_, false, s);
-      cuda::gemv_swiglu(gu_, F, w.down.f16, w.down.N, DType::F32, x_, true, s);  // x += swiglu(gu) Wdown^T
-      continue;
-    }
     cuda::rms_norm(DType::F32, x_, w.ffn_norm, eps, h16, xn_, T, C, s);
-    mm(xn_, T, w.gu, h16, gu_, false);
-    cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
+    if (T == 1 && !w.gu.is_4bit() && cuda::gemv_fits(h16, 1, C)) {
+      // One token, FP16: SwiGLU in the gate|up GEMV's epilogue (bitwise the two kernels below).
+      cuda::gemv_swiglu_out(h16, xn_, 1, C, w.gu.f16, F, h_, s);
+    } else {
+      mm(xn_, T, w.gu, h16, gu_, false);
+      cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
+    }
     mm(h_, T, w.down, DType::F32, x_, true);  // x += h Wdown^T
   }
 }
@@ -393,18 +390,17 @@ void CudaLlamaRunner::head_logits(const void* h, int64_t m, float* y) {
 void CudaLlamaRunner::greedy_head(int64_t n_out) {
   const cudaStream_t s = stream_.get();
   const int64_t C = cfg_.hidden_size, V = cfg_.vocab_size;
-  cuda::gather_rows(DType::F32, x_, C, d_rows_, n_out, hid_, s);
-  cuda::rms_norm(DType::F32, hid_, output_norm_, cfg_.rms_norm_eps, DType::F16, hid16_, n_out, C, s);
+  cuda::rms_norm_rows(DType::F32, x_, d_rows_, n_out, output_norm_, cfg_.rms_norm_eps, DType::F16, hid16_, C, s);
   const auto* h16 = static_cast<const uint16_t*>(hid16_);
   for (int64_t m0 = 0; m0 < n_out; m0 += max_out_) {
     const int64_t m = std::min(max_out_, n_out - m0);
     head_logits(h16 + m0 * C, m, logits_);  // (m, V)
-    cuda::argmax_rows(logits_, m, V, d_next_ + m0, s);
+    cuda::argmax_rows(logits_, m, V, d_next_ + m0, argmax_work_, s);
   }
 }
 
-void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32_t> slots,
-                          std::span<const int32_t> pos, std::span<const int32_t> out_rows, bool greedy) {
+void CudaLlamaRunner::stage(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                            std::span<const int32_t> pos, std::span<const int32_t> out_rows) {
   const int64_t T = int64_t(tokens.size());
   SI_CHECK(T > 0, "forward: empty batch");
   SI_CHECK(T <= opt_.max_tokens, "forward: {} tokens exceed the runner's max_tokens {}", T, opt_.max_tokens);
@@ -412,7 +408,9 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
            T, slots.size(), pos.size());
   const int64_t n_out = int64_t(out_rows.size());
   SI_CHECK(n_out <= T, "forward: {} output rows for {} tokens", n_out, T);
-  stream_.sync();  // the staging buffer may still be read by the previous forward's copy
+  // The staging buffer may still be read by the previous batch's copy (not by its kernels: the
+  // host may fill the next batch while the GPU runs this one).
+  SI_CUDA_CHECK(cudaEventSynchronize(staged_));
   auto* ids = static_cast<int32_t*>(staging_);
   int32_t* p = ids + opt_.max_tokens;
   int32_t* rows = p + opt_.max_tokens;
@@ -437,6 +435,11 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
   }
   const cudaStream_t st = stream_.get();
   SI_CUDA_CHECK(cudaMemcpyAsync(d_ids_, staging_, staging_bytes_, cudaMemcpyHostToDevice, st));
+  SI_CUDA_CHECK(cudaEventRecord(staged_, st));
+}
+
+void CudaLlamaRunner::execute(int64_t T, int64_t n_out, bool greedy) {
+  const cudaStream_t st = stream_.get();
   const auto body = [&] {
     layers(T);
     if (greedy) greedy_head(n_out);
@@ -460,9 +463,15 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
   } else {
     body();
   }
-  for (int64_t t = 0; t < T; ++t) {
-    const size_t s = size_t(slots[size_t(t)]);
-    len_[s] = std::max(len_[s], pos[size_t(t)] + 1);
+}
+
+void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32_t> slots,
+                          std::span<const int32_t> pos, std::span<const int32_t> out_rows, bool greedy) {
+  stage(tokens, slots, pos, out_rows);
+  execute(int64_t(tokens.size()), int64_t(out_rows.size()), greedy);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const size_t s = size_t(slots[t]);
+    len_[s] = std::max(len_[s], pos[t] + 1);
   }
 }
 
@@ -473,8 +482,7 @@ void CudaLlamaRunner::forward(std::span<const int32_t> tokens, std::span<const i
   if (n_out == 0 || !hidden) return;
   const cudaStream_t st = stream_.get();
   const int64_t C = cfg_.hidden_size;
-  cuda::gather_rows(DType::F32, x_, C, d_rows_, n_out, hid_, st);
-  cuda::rms_norm(DType::F32, hid_, output_norm_, cfg_.rms_norm_eps, DType::F32, hid_, n_out, C, st);
+  cuda::rms_norm_rows(DType::F32, x_, d_rows_, n_out, output_norm_, cfg_.rms_norm_eps, DType::F32, hid_, C, st);
   SI_CUDA_CHECK(cudaMemcpyAsync(hidden, hid_, size_t(n_out * C) * 4, cudaMemcpyDeviceToHost, st));
   stream_.sync();
 }
@@ -515,6 +523,49 @@ void CudaLlamaRunner::append_greedy(std::span<const Append> batch, int32_t* next
   std::vector<int32_t> tokens, slots, pos, out_rows;
   flatten(batch, &tokens, &slots, &pos, &out_rows);
   forward_greedy(tokens, slots, pos, out_rows, next);
+}
+
+void CudaLlamaRunner::generate_greedy(std::span<const Append> batch, int n_new, int32_t* out) {
+  SI_CHECK(n_new >= 1, "generate: {} new tokens asked for, need at least 1", n_new);
+  const int64_t B = int64_t(batch.size());
+  std::vector<bool> used(size_t(opt_.n_slots), false);
+  for (const Append& a : batch) {
+    const size_t s = check_slot(a.slot);
+    SI_CHECK(!used[s], "generate: slot {} appears twice in one batch", a.slot);
+    used[s] = true;
+    SI_CHECK(a.n_tokens >= 1 && length(a.slot) + a.n_tokens + n_new - 1 <= opt_.capacity,
+             "generate: slot {} holds {} tokens; {} more and {} generated exceed its capacity {}", a.slot,
+             length(a.slot), a.n_tokens, n_new - 1, opt_.capacity);
+  }
+  SI_CHECK(B <= opt_.max_tokens, "generate: {} sequences exceed the runner's max_tokens {}", B, opt_.max_tokens);
+  if (gen_.bytes() < size_t(B * n_new) * sizeof(int32_t))
+    gen_ = cuda::DeviceBuffer(size_t(B * n_new) * sizeof(int32_t), "generated tokens");
+  std::vector<int32_t> tokens, slots, pos, out_rows;
+  flatten(batch, &tokens, &slots, &pos, &out_rows);
+  run(tokens, slots, pos, out_rows, true);  // the first new token of each sequence
+  const cudaStream_t st = stream_.get();
+  auto* gen = gen_.as<int32_t>();
+  if (n_new > 1) {
+    // Every later step is one token per sequence at the position after its last; the tokens come
+    // from the step before on the device, so the host never waits between steps.
+    std::vector<int32_t> step_slots, step_pos, step_rows;
+    for (int64_t b = 0; b < B; ++b) {
+      const int slot = batch[size_t(b)].slot;
+      step_slots.push_back(slot);
+      step_pos.push_back(len_[size_t(slot)]);
+      step_rows.push_back(int32_t(b));
+    }
+    const std::vector<int32_t> placeholder(size_t(B), 0);  // replaced by greedy_feed
+    stage(placeholder, step_slots, step_pos, step_rows);
+    for (int i = 1; i < n_new; ++i) {
+      cuda::greedy_feed(d_next_, B, gen, n_new, i - 1, d_ids_, d_pos_, d_meta_, /*advance=*/i > 1, st);
+      execute(B, B, true);
+    }
+    for (const int32_t slot : step_slots) len_[size_t(slot)] += n_new - 1;
+  }
+  cuda::greedy_feed(d_next_, B, gen, n_new, n_new - 1, nullptr, nullptr, nullptr, false, st);
+  SI_CUDA_CHECK(cudaMemcpyAsync(out, gen, size_t(B * n_new) * sizeof(int32_t), cudaMemcpyDeviceToHost, st));
+  stream_.sync();
 }
 
 void CudaLlamaRunner::logits(const float* hidden, int64_t n, std::span<const int32_t> rows, float* out) {

@@ -11,6 +11,7 @@
 //   r.logits(hidden, 1, allowed_rows, out);                             // (1, rows.size())
 //   r.logits_pairs(hidden, n, hidden_rows, vocab_rows, out);            // several sequences' rows
 //   r.append_greedy({{1, &tok, 1}}, &tok);                              // decode step + argmax on the GPU
+//   r.generate_greedy({{1, ids.data(), n}}, 8, out);                    // 8 greedy tokens, one sync
 //
 //   auto r = si::CudaLlamaRunner::random(si::llama_config_preset("llama-3.2-1b"), 1, {...});  // benchmarks
 //
@@ -19,9 +20,9 @@
 // reduction accumulates in fp32. Per layer: norm -> one fused QKV matmul -> RoPE + KV store (one
 // kernel) -> attention (on the tensor cores, ops/cuda/attention_mma.cu, one block per chunk of a
 // sequence's tokens) -> Wo matmul adding into the residual -> norm -> fused gate|up matmul -> SwiGLU -> down
-// matmul adding into the residual (with `fused_gemv`, for one token with FP16 Linears, each norm and
-// SwiGLU runs inside the GEMV after it). Each matmul site's kernel follows its weight and the rows M
-// (model/cuda/linear_cuda.h): FP16 -> GEMV for one row with K <= 4096, else cuBLASLt; GPTQ 4-bit
+// matmul adding into the residual (for one token with FP16 Linears, SwiGLU runs in the gate|up
+// GEMV's epilogue). Each matmul site's kernel follows its weight and the rows M
+// (model/cuda/linear_cuda.h): FP16 -> GEMV for one row, else cuBLASLt; GPTQ 4-bit
 // -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Norms stay fp32. The token embedding / LM head
 // (tied in Llama-3.2-1B: 525 MB in FP16, as much as all its 4-bit Linears) is FP16, or int8 with one
 // scale per row (ops/cuda/w8.h, quantized at upload; the default for 4-bit models, `head`): looked
@@ -58,10 +59,6 @@ struct CudaRunnerOptions {
   bool gptq_4bit = true;        // a 4-bit GPTQ model keeps its Linears in 4 bits (false: FP16 on the GPU)
   int w4_max_rows = 64;         // 4-bit Linears: W4A16 up to this many rows, dequantize + cuBLAS above
   bool mma_attention = true;    // tensor-core attention (ops/cuda/attention_mma.cu) where it applies
-  // Passes of one token with FP16 Linears: the RMSNorms inside the q|k|v and gate|up GEMVs and
-  // SwiGLU inside the down GEMV (ops/cuda/gemv_fused.cu). Off by default: slower as it stands (H100,
-  // decode step at batch 1 1.38 vs 1.24 ms; docs/cuda-notes.md).
-  bool fused_gemv = false;
   // The token embedding and LM head: FP16, int8 with per-row scales, or `automatic`: int8 when the
   // Linears run in 4 bits (VRAM for a GPTQ model's weights about a third of FP16's), else FP16.
   enum class Head { automatic, f16, int8 };
@@ -90,6 +87,13 @@ class CudaLlamaRunner {
   // As append, then each entry's greedy next token (argmax over the whole vocabulary of the logits
   // after its last token; lowest id on ties) into next (batch.size()).
   void append_greedy(std::span<const Append> batch, int32_t* next);
+  // Greedy decoding of n_new tokens for each entry (distinct slots): append_greedy, then n_new - 1
+  // steps that each append the token the step before picked, with no host round trip between
+  // steps (the tokens and positions advance on the device; one download at the end). out
+  // (batch.size(), n_new) row-major; each slot ends n_new - 1 tokens longer than append would
+  // leave it, as after n_new append_greedy calls, whose tokens these are. No stop token: a caller
+  // that has one cuts the output after it (and clears or re-shares the slot).
+  void generate_greedy(std::span<const Append> batch, int n_new, int32_t* out);
   void forward(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
                std::span<const int32_t> out_rows, float* hidden);
   // forward, with next[i] the greedy token after row out_rows[i] (at least one row).
@@ -146,6 +150,11 @@ class CudaLlamaRunner {
   // out_rows), replaying or capturing a graph per (T, greedy rows).
   void run(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
            std::span<const int32_t> out_rows, bool greedy);
+  // run's halves: check a batch and upload it (ids | pos | rows | meta | chunks, one copy) ...
+  void stage(std::span<const int32_t> tokens, std::span<const int32_t> slots, std::span<const int32_t> pos,
+             std::span<const int32_t> out_rows);
+  // ... and run the layer stack (and the greedy head) on what is on the device.
+  void execute(int64_t T, int64_t n_out, bool greedy);
   void layers(int64_t T);  // the layer stack on the device inputs already uploaded
   void greedy_head(int64_t n_out);  // d_next_ (n_out) = argmax of the logits of rows d_rows_
   // y (m, V) f32 = h (m, C) fp16 times the LM head, m <= max_out_ (FP16 or int8).
@@ -192,12 +201,15 @@ class CudaLlamaRunner {
   int32_t* d_sel_ = nullptr;          // (2 V): vocabulary rows for logits(rows), + hidden rows for logits_pairs
   int32_t* sel_host_ = nullptr;       // (2 V) pinned staging of d_sel_ for logits_pairs
   int32_t* d_next_ = nullptr;         // (max_tokens) greedy tokens
+  void* argmax_work_ = nullptr;       // cuda::argmax_rows' work buffer for max_out_ rows (kept zeroed)
   int32_t* next_host_ = nullptr;      // (max_tokens) pinned copy of d_next_
   cuda::TokenMeta* d_meta_ = nullptr;
   int32_t* d_chunks_ = nullptr;       // (max_tokens + 2) attention chunks (cuda::attention_chunks)
   int attn_chunk_tokens_ = 0;         // tokens per chunk of attention_mma; 0: the CUDA-core kernel
   void* staging_ = nullptr;           // pinned host copy of ids | pos | rows | meta | chunks
   size_t staging_bytes_ = 0;
+  cudaEvent_t staged_ = nullptr;      // recorded after the last upload from staging_
+  cuda::DeviceBuffer gen_;            // generate_greedy's tokens (B, n_new)
   // By (batch tokens, greedy rows or 0): captured graphs, and eager runs per key (cuBLAS plans
   // exist after one).
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;

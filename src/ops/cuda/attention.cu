@@ -29,7 +29,8 @@ template <typename T, bool kVec>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* q, int64_t ldq, T* out, int64_t ldo, int H,
                                                                 const T* ck, const T* cv, int KVH, int D, int cap,
                                                                 const TokenMeta* meta) {
-  pdl_trigger();  // a W4A16 o matmul may start loading its weights (it waits for out)
+  pdl_trigger();  // the o matmul may start loading its weights (it waits for out)
+  pdl_wait();     // q and the cache rows of this step come from the kernel before
   extern __shared__ float smem[];
   float* ks = smem;                        // (kTile, D + 1): padded so lane j reading row j is conflict-free
   float* vs = ks + kTile * (D + 1);        // (kTile, D)
@@ -162,9 +163,8 @@ void attention(DType t, const void* q, int64_t ldq, void* out, int64_t ldo, int6
     using E = decltype(tag);
     const dim3 grid{unsigned(T), unsigned(KVH)};
     auto* kernel = vec ? attention_kernel<E, sizeof(E) == 2> : attention_kernel<E, false>;
-    kernel<<<grid, kWarps * 32, smem, s>>>(static_cast<const E*>(q), ldq, static_cast<E*>(out), ldo, H,
-                                           static_cast<const E*>(cache.k), static_cast<const E*>(cache.v), KVH, D,
-                                           cache.capacity, meta);
+    launch_pdl(kernel, grid, kWarps * 32, smem, s, static_cast<const E*>(q), ldq, static_cast<E*>(out), ldo, H,
+               static_cast<const E*>(cache.k), static_cast<const E*>(cache.v), KVH, D, cache.capacity, meta);
   });
   SI_CUDA_LAUNCHED("attention_kernel");
 }

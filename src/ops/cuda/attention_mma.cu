@@ -51,7 +51,8 @@ template <int D>
 __global__ void __launch_bounds__(kWarps * 32)
     attention_mma_kernel(const __half* q, int64_t ldq, __half* out, int64_t ldo, int H, const __half* ck,
                          const __half* cv, int KVH, int cap, const TokenMeta* meta, const int32_t* chunks) {
-  pdl_trigger();  // a W4A16 o matmul may start loading its weights (it waits for out)
+  pdl_trigger();  // the o matmul may start loading its weights (it waits for out)
+  pdl_wait();     // q and the cache rows of this step come from the kernel before
   constexpr int kSteps = D / 16;                             // k-steps of Q K^T
   constexpr int kLoads = kKeys * D / 8 / (kWarps * 32);     // 16-byte chunks per thread per tile (K and V each)
   __shared__ __align__(16) __half ks[kKeys][D + kPad];
@@ -235,9 +236,9 @@ void attention_mma(const void* q, int64_t ldq, void* out, int64_t ldo, int64_t T
   if (T == 0) return;
   const dim3 grid{unsigned(T), unsigned(KVH)};  // T tokens make at most T chunks
   auto* kernel = D == 64 ? attention_mma_kernel<64> : attention_mma_kernel<128>;
-  kernel<<<grid, kWarps * 32, 0, s>>>(static_cast<const __half*>(q), ldq, static_cast<__half*>(out), ldo, H,
-                                     static_cast<const __half*>(cache.k), static_cast<const __half*>(cache.v), KVH,
-                                     cache.capacity, meta, chunks);
+  launch_pdl(kernel, grid, kWarps * 32, 0, s, static_cast<const __half*>(q), ldq, static_cast<__half*>(out), ldo, H,
+             static_cast<const __half*>(cache.k), static_cast<const __half*>(cache.v), KVH, cache.capacity, meta,
+             chunks);
   SI_CUDA_LAUNCHED("attention_mma_kernel");
 }
 

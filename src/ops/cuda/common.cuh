@@ -9,8 +9,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <utility>
+
 #include "core/dtype.h"
 #include "core/error.h"
+#include "ops/cuda/device.h"
 
 namespace si::cuda {
 
@@ -80,6 +83,26 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+// Launches k on s as a programmatic dependent of the kernel before it (when pdl_enabled()): its
+// blocks may be scheduled once that kernel triggers, so a chain of short kernels (a decode step at
+// batch 1: ~9 per layer) overlaps each launch with the tail of the one before. k must call
+// pdl_wait() before it reads or writes anything an earlier kernel writes or reads (the short
+// kernels do at their first line; the matmuls after their first weight loads).
+template <typename... Params, typename... Args>
+void launch_pdl(void (*k)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...));
 }
 
 template <typename F>

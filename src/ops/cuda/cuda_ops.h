@@ -28,6 +28,10 @@ void embedding(DType table_t, const void* table, int64_t C, const int32_t* ids, 
 // y (T, C) = w * x / sqrt(mean(x^2) + eps) ; w (C) f32. y may be x when the types match.
 void rms_norm(DType x_t, const void* x, const float* w, float eps, DType y_t, void* y, int64_t T, int64_t C,
               cudaStream_t s);
+// The same on selected rows: y (n, C) row i = rms_norm of x row rows[i] (rows: n device indices);
+// y must not overlap x.
+void rms_norm_rows(DType x_t, const void* x, const int32_t* rows, int64_t n, const float* w, float eps, DType y_t,
+                   void* y, int64_t C, cudaStream_t s);
 
 // x: T tokens, row stride `ld` elements, each holding H heads of D values at x + t*ld + h*D;
 // rotated in place by pos[t] * inv_freq[i] (inv_freq: D/2 floats, llama3 scaling already applied,
@@ -55,7 +59,10 @@ void gather_rows(DType t, const void* x, int64_t C, const int32_t* rows, int64_t
 
 // out[r] = argmax_v x[r, v] for r < n; x (n, V) f32. Ties go to the lowest index and NaN never wins
 // (std::max_element on rows without NaN). Greedy decoding without copying logits to the host.
-void argmax_rows(const float* x, int64_t n, int64_t V, int32_t* out, cudaStream_t s);
+// work: argmax_work_bytes(n) of device memory, zeroed once by the caller (each launch leaves it
+// zeroed again, so a captured graph can replay it); one launch uses it at a time.
+size_t argmax_work_bytes(int64_t n);
+void argmax_rows(const float* x, int64_t n, int64_t V, int32_t* out, void* work, cudaStream_t s);
 
 // ---- attention over a KV cache in device memory ------------------------------------------------
 
@@ -108,5 +115,11 @@ int attention_chunks(const TokenMeta* meta, int64_t T, int max_tokens, int32_t* 
 // FlashAttention does (the CUDA-core kernel keeps it in fp32).
 void attention_mma(const void* q, int64_t ldq, void* out, int64_t ldo, int64_t T, int H, const KvLayer& cache,
                    const TokenMeta* meta, const int32_t* chunks, cudaStream_t s);
+
+// Greedy decoding's feed between steps on the device (a runner's generate): gen[b * n_cols + col] =
+// next[b] for the B sequences of a step; with ids, also ids[b] = next[b] (the next step's input
+// tokens), and with `advance` pos[b] and meta[b].pos one position further. One small launch.
+void greedy_feed(const int32_t* next, int64_t B, int32_t* gen, int n_cols, int col, int32_t* ids, int32_t* pos,
+                 TokenMeta* meta, bool advance, cudaStream_t s);
 
 }  // namespace si::cuda

@@ -11,6 +11,7 @@ namespace si::cuda {
 namespace {
 
 std::atomic<size_t> g_bytes{0};
+std::atomic<bool> g_pdl{true};
 
 }  // namespace
 
@@ -34,6 +35,9 @@ std::string device_description() {
 }
 
 size_t bytes_allocated() { return g_bytes.load(); }
+
+void set_pdl(bool on) { g_pdl.store(on); }
+bool pdl_enabled() { return g_pdl.load(); }
 
 void check_status(cudaError_t status, const char* what, const char* file, int line) {
   if (status == cudaSuccess) return;

@@ -28,6 +28,11 @@ std::string device_description();
 // Bytes currently held by DeviceBuffer / DeviceArena allocations of this process.
 size_t bytes_allocated();
 
+// Programmatic dependent launch (sm_90; common.cuh's launch_pdl): on by default; off makes every
+// such launch an ordinary one, for A/B measurements. Graphs captured keep the choice they saw.
+void set_pdl(bool on);
+bool pdl_enabled();
+
 // Throws si::Error "<what> failed at <file>:<line>: <CUDA error string>".
 void check_status(cudaError_t status, const char* what, const char* file, int line);
 // After a kernel launch: reports launch-configuration errors at the launch site.

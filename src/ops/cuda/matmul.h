@@ -10,6 +10,11 @@
 //
 // Layout as on the CPU: x (M, K) and W (N, K) row-major (a Linear's weight as stored), y (M, N).
 // Accumulation is fp32; `accumulate` adds into y (the residual stream) in the same pass.
+//
+// cuBLASLt's algorithm for a shape: its heuristic's first choice, or (set_matmul_autotune, on by
+// default) the fastest of its first candidates, timed once per process on the first call of the
+// shape outside a graph capture, with the L2 flushed before each run; every Blas of the process
+// then runs that shape with the same algorithm, so two runners compute it bitwise alike.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +28,8 @@
 #include "ops/cuda/device.h"
 
 namespace si::cuda {
+
+void set_matmul_autotune(bool on);
 
 class Blas {
  public:
@@ -39,6 +46,8 @@ class Blas {
   struct Plan;
   using Key = std::tuple<int, int, int64_t, int64_t, int64_t, bool>;
   Plan& plan(DType ab_t, DType y_t, int64_t M, int64_t N, int64_t K, bool accumulate);
+  // Sets p's algorithm to the fastest of its candidates (timed on x and w, output to scratch).
+  void time_candidates(Plan& p, DType y_t, int64_t M, int64_t N, const void* x, const void* w, cudaStream_t s);
   void* handle_ = nullptr;  // cublasLtHandle_t
   DeviceBuffer workspace_;
   std::map<Key, std::unique_ptr<Plan>> plans_;
@@ -52,17 +61,11 @@ constexpr int kGemvMaxRows = 4;
 bool gemv_fits(DType ab_t, int64_t M, int64_t K);
 void gemv(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
           bool accumulate, cudaStream_t s);
-
-// One row (a decode step at batch 1) with the op before the matmul inside the GEMV (gemv_fused.cu),
-// bitwise that op followed by gemv(): y (1, N) (F32 or F16; += with accumulate) = f(x) W^T, W (N, K)
-// F16, K a multiple of 8 up to 8192 (gemv_fused_fits).
-//   gemv_rms_norm: f(x) = rms_norm(x (K) f32, norm_w, eps) rounded to fp16 (the norm before q|k|v, gate|up)
-//   gemv_swiglu:   f(gate_up) = silu(gate) * up rounded to fp16, gate_up (2K) fp16 (before down)
-bool gemv_fused_fits(int64_t K);
-void gemv_rms_norm(const float* x, const float* norm_w, float eps, int64_t K, const void* w, int64_t N, DType y_t,
-                   void* y, bool accumulate, cudaStream_t s);
-void gemv_swiglu(const void* gate_up, int64_t K, const void* w, int64_t N, DType y_t, void* y, bool accumulate,
-                 cudaStream_t s);
+// The gate|up GEMV with SwiGLU on its outputs: h (M, F) = silu(x Wg^T) * (x Wu^T), w_gate_up =
+// [Wg; Wu] (2F, K), x and h of type t (F16/BF16, gemv_fits). Bitwise gemv() into t followed by
+// swiglu(): both sums are rounded to t before the product.
+void gemv_swiglu_out(DType t, const void* x, int64_t M, int64_t K, const void* w_gate_up, int64_t F, void* h,
+                     cudaStream_t s);
 
 // y (M, R) f32 = x (M, K) W[rows]^T; rows: R device int32 indices into W's rows (checked by the
 // caller). One warp per selected row; meant for R in the hundreds, not the whole vocabulary.

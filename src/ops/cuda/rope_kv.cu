@@ -17,6 +17,8 @@ namespace {
 template <typename T>
 __global__ void rope_kv_store_kernel(T* qkv, int64_t ld, const float* inv_freq, const TokenMeta* meta, int64_t T_,
                                      int H, int KVH, int D, bool interleaved, T* ck, T* cv, int cap) {
+  pdl_trigger();
+  pdl_wait();  // qkv is the matmul before's output
   const int half = D / 2;
   const int64_t n_rot = T_ * (H + KVH) * half;
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -63,9 +65,8 @@ void rope_kv_store(DType t, void* qkv, int64_t ld, const float* inv_freq, int64_
   if (n == 0) return;
   dispatch_float_type(t, "rope_kv_store", [&](auto tag) {
     using E = decltype(tag);
-    rope_kv_store_kernel<E><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<E*>(qkv), ld, inv_freq, meta, T, H, KVH, D,
-                                                               interleaved, static_cast<E*>(cache.k),
-                                                               static_cast<E*>(cache.v), cache.capacity);
+    launch_pdl(rope_kv_store_kernel<E>, blocks_for(n, 256), 256, 0, s, static_cast<E*>(qkv), ld, inv_freq, meta, T, H,
+               KVH, D, interleaved, static_cast<E*>(cache.k), static_cast<E*>(cache.v), cache.capacity);
   });
   SI_CUDA_LAUNCHED("rope_kv_store_kernel");
 }

@@ -69,6 +69,7 @@ __global__ void __launch_bounds__(kWarps * 32) w8_gemv_kernel(const __half* __re
                                                               const int8_t* __restrict__ q,
                                                               const float* __restrict__ scale, int64_t N,
                                                               float* __restrict__ y) {
+  pdl_trigger();  // the argmax after the head may be scheduled (it waits for y)
   const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int lane = int(threadIdx.x) & 31;
   if (n >= N) return;
@@ -206,21 +207,13 @@ void w8_gemv(const void* x, int64_t M, const W8Weight& w, float* y, cudaStream_t
   SI_CHECK((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w.q)) % 16 == 0,
            "w8_gemv: x and the weights must be 16-byte aligned");
   if (w.N == 0) return;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(blocks_for(w.N, kWarps));
-  cfg.blockDim = dim3(kWarps * 32);
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
   auto* k = M == 1 ? w8_gemv_kernel<1>
             : M == 2 ? w8_gemv_kernel<2>
             : M <= 4 ? w8_gemv_kernel<4>
             : M <= 8 ? w8_gemv_kernel<8>
                      : w8_gemv_kernel<16>;
-  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, static_cast<const __half*>(x), int(M), int(w.K), w.q, w.scale, w.N, y));
+  launch_pdl(k, blocks_for(w.N, kWarps), kWarps * 32, 0, s, static_cast<const __half*>(x), int(M), int(w.K), w.q,
+             w.scale, w.N, y);
   SI_CUDA_LAUNCHED("w8_gemv_kernel");
 }
 

@@ -12,7 +12,8 @@
 // 2 to 1; kernels 2 and 3 as programmatic dependent launches, so in the graph each call's first
 // weight loads overlap the end of the call before, as after the norm/attention/SwiGLU kernels in
 // the runner), k2_nopdl_us / k3_nopdl_us (launched plainly), k3s2/k3s4/k3s8 (M <= 16: kernel 3
-// with 2/4/8 chunks per warp), deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path
+// with 2/4/8 chunks per warp), k3s2_smemx (M <= 8: x staged in shared memory, not registers),
+// k3s2_1blk / k3s4_1blk (one block per SM: what the overlap of consecutive calls gives), deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path
 // for M > 64), gemv_us (FP16 GEMV, M <= 4) and the weight bandwidth.
 #include <benchmark/benchmark.h>
 
@@ -111,9 +112,10 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
   const bool acc = sh.residual;
   blas.matmul(DType::F16, x, M, K, w16[0], N, yt, y, acc, s.get());  // plan outside the capture
   // Each kernel variant once outside a capture (first launches set kernel attributes), then a graph.
-  auto w4_graph = [&](int kernel, int split = 0, bool pdl = true) {
+  auto w4_graph = [&](int kernel, int split = 0, bool pdl = true, int variant = 0) {
     cuda::w4a16_select_kernel(kernel);
     cuda::v3::force_split(split);
+    cuda::v3::force_variant(variant);
     cuda::v2::use_pdl(pdl);
     cuda::w4a16_matmul(w4[0], x, M, yt, y, acc, nullptr, s.get());
     s.sync();
@@ -122,11 +124,12 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
     });
     cuda::w4a16_select_kernel(3);  // back to the defaults
     cuda::v3::force_split(0);
+    cuda::v3::force_variant(0);
     cuda::v2::use_pdl(true);
     return g;
   };
-  auto time_w4 = [&](int kernel, int split = 0, bool pdl = true) {
-    cudaGraphExec_t g = w4_graph(kernel, split, pdl);
+  auto time_w4 = [&](int kernel, int split = 0, bool pdl = true, int variant = 0) {
+    cudaGraphExec_t g = w4_graph(kernel, split, pdl, variant);
     const float us = time_graph(g, s, 30);
     cudaGraphExecDestroy(g);
     return us;
@@ -138,6 +141,11 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
   st.counters["k3_nopdl_us"] = time_w4(3, 0, false);
   if (M <= 16)
     for (const int sp : {2, 4, 8}) st.counters["k3s" + std::to_string(sp)] = time_w4(3, sp);
+  if (M <= 8) {
+    st.counters["k3s2_smemx"] = time_w4(3, 2, true, 2);
+    st.counters["k3s2_1blk"] = time_w4(3, 2, true, 4);
+    st.counters["k3s4_1blk"] = time_w4(3, 4, true, 4);
+  }
   if (M >= 16) {
     void* dq = arena.alloc_bytes(f16_bytes);
     cudaGraphExec_t gd = capture(s, [&] {

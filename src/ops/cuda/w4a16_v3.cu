@@ -33,18 +33,21 @@ using w4::z_of;
 constexpr int kSmemPad = 8;  // halves per staged x row (16 bytes: rows fall in different banks)
 constexpr int kMaxSmem = 200 * 1024;
 int g_force_s = 0;
-int g_auto_rows = 8;
+int g_auto_rows = 4;
+int g_variant = 0;  // force_variant
 
 // Largest block: 32 warps per tile, 16 for S = 8 (its 32 weight registers a lane need more than
 // the 64 registers a thread of a 1024-thread block may have).
-constexpr int max_warps(int S) { return S >= 8 ? 16 : 32; }
+__host__ __device__ constexpr int max_warps(int S) { return S >= 8 ? 16 : 32; }
 
-// S chunks per warp (loads in flight per lane), NB batch tiles of 8 rows (M <= 8 * NB).
-template <int S, int NB, typename Ty>
+// S chunks per warp (loads in flight per lane), NB batch tiles of 8 rows (M <= 8 * NB). kRegX:
+// each lane loads its own x fragments from global memory (L2) into registers instead of the block
+// staging x in shared memory (one barrier and a shared-memory round trip less after pdl_wait).
+template <int S, int NB, bool kRegX, typename Ty>
 __global__ void __launch_bounds__(max_warps(S) * 32) w4a16_v3_kernel(const uint4* __restrict__ wq, const uint32_t* __restrict__ sz,
                                                         const __half* __restrict__ x, int M, int K, int N, int G, int P,
                                                         int T, Ty* __restrict__ y, int64_t ldy, bool accumulate) {
-  extern __shared__ uint4 smem[];  // x: (M, K + kSmemPad) halves, then red: (P * T, NB * 4, 32) floats
+  extern __shared__ uint4 smem[];  // x (unless kRegX): (M, K + kSmemPad) halves; then red: (P * T, NB * 4, 32) floats
   const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
   const int r = lane >> 2, q = lane & 3;
   const int p = warp % P, tt = warp / P;
@@ -73,8 +76,22 @@ __global__ void __launch_bounds__(max_warps(S) * 32) w4a16_v3_kernel(const uint4
   pdl_wait();
   const int64_t xs_ld = K + kSmemPad;
   __half* xs = reinterpret_cast<__half*>(smem);
-  float* red = reinterpret_cast<float*>(xs + M * xs_ld);
-  {
+  float* red = reinterpret_cast<float*>(kRegX ? smem : smem + M * xs_ld / 8);
+  uint4 xr[kRegX ? NB : 1][kRegX ? S : 1][2];
+  if constexpr (kRegX) {
+#pragma unroll
+    for (int b = 0; b < NB; ++b)
+#pragma unroll
+      for (int u = 0; u < S; ++u) {
+        const int m = b * 8 + r;
+        xr[b][u][0] = xr[b][u][1] = make_uint4(0, 0, 0, 0);
+        if (m < M && nt < tiles && c0 + u < chunks) {
+          const uint4* xp = reinterpret_cast<const uint4*>(x + int64_t(m) * K + (c0 + u) * 64 + q * 16);
+          xr[b][u][0] = __ldg(xp);
+          xr[b][u][1] = __ldg(xp + 1);
+        }
+      }
+  } else {
     const int per_row = K / 8;
     for (int i = int(threadIdx.x); i < M * per_row; i += int(blockDim.x)) {
       const int m = i / per_row, j = i % per_row;
@@ -90,7 +107,7 @@ __global__ void __launch_bounds__(max_warps(S) * 32) w4a16_v3_kernel(const uint4
   const bool e0_ok = e0 < outs && n_blk + e0 % (16 * T) < N;
   float y_old = 0.0f;
   if (accumulate && e0_ok) y_old = to_f32(*y_at(e0));
-  __syncthreads();
+  if constexpr (!kRegX) __syncthreads();
 
   float acc[NB][4] = {};
   if (nt < tiles) {
@@ -109,12 +126,18 @@ __global__ void __launch_bounds__(max_warps(S) * 32) w4a16_v3_kernel(const uint4
       q_minus_z(w[u].w, z_lo, z_hi, a[3]);
 #pragma unroll
       for (int b = 0; b < NB; ++b) {
-        const int m = b * 8 + r;
-        uint4 x0 = make_uint4(0, 0, 0, 0), x1 = x0;
-        if (m < M) {
-          const uint4* xp = reinterpret_cast<const uint4*>(xs + m * xs_ld + c * 64 + q * 16);
-          x0 = xp[0];
-          x1 = xp[1];
+        uint4 x0, x1;
+        if constexpr (kRegX) {
+          x0 = xr[b][u][0];
+          x1 = xr[b][u][1];
+        } else {
+          const int m = b * 8 + r;
+          x0 = x1 = make_uint4(0, 0, 0, 0);
+          if (m < M) {
+            const uint4* xp = reinterpret_cast<const uint4*>(xs + m * xs_ld + c * 64 + q * 16);
+            x0 = xp[0];
+            x1 = xp[1];
+          }
         }
         float t0[4] = {0, 0, 0, 0}, t1[4] = {0, 0, 0, 0};
         mma16816(t0, a[0][0], a[0][1], a[0][2], a[0][3], x0.x, x0.y);
@@ -134,21 +157,29 @@ __global__ void __launch_bounds__(max_warps(S) * 32) w4a16_v3_kernel(const uint4
     for (int i = 0; i < 4; ++i) red[(warp * NB * 4 + b * 4 + i) * 32 + lane] = acc[b][i];
   __syncthreads();
   // Accumulator element (b, i) of lane l: tile row l/4 (+8 for i >= 2), batch row b*8 + (l%4)*2 + (i & 1).
+  // The P partial sums of an output are read eight at a time (unrolled, predicated), not one
+  // shared-memory round trip after another (that serial loop cost about 0.3 us a call at P = 16).
   for (int e = e0; e < outs; e += int(blockDim.x)) {
     const int m = e / (16 * T), t = (e % (16 * T)) / 16, rr = e % 16;
     if (n_blk + t * 16 >= N) continue;
     const int b = m / 8, i = (rr >= 8 ? 2 : 0) + (m & 1), l = (rr & 7) * 4 + (m % 8) / 2;
+    const float* src = red + ((t * P) * NB * 4 + b * 4 + i) * 32 + l;
     float v = 0.0f;
-    for (int pi = 0; pi < P; ++pi) v += red[((t * P + pi) * NB * 4 + b * 4 + i) * 32 + l];
+    for (int p0 = 0; p0 < P; p0 += 8) {
+      float part[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) part[j] = p0 + j < P ? src[(p0 + j) * NB * 4 * 32] : 0.0f;
+      v += ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    }
     Ty* o = y_at(e);
     if (accumulate) v += e == e0 ? y_old : to_f32(*o);
     *o = from_f32<Ty>(v);
   }
 }
 
-template <int S, int NB, typename Ty>
+template <int S, int NB, bool kRegX, typename Ty>
 auto* kernel() {
-  auto* k = &w4a16_v3_kernel<S, NB, Ty>;
+  auto* k = &w4a16_v3_kernel<S, NB, kRegX, Ty>;
   static const bool raised = [k] {
     SI_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem));
     return true;
@@ -157,7 +188,7 @@ auto* kernel() {
   return k;
 }
 
-template <int S, int NB, typename Ty>
+template <int S, int NB, bool kRegX, typename Ty>
 void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, int P, int T, size_t smem,
         cudaStream_t s) {
   const int64_t tiles = w.N / 16;
@@ -171,15 +202,16 @@ void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accu
   attr.val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = &attr;
   cfg.numAttrs = v2::pdl() ? 1 : 0;
-  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel<S, NB, Ty>(), static_cast<const uint4*>(w.packed),
+  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel<S, NB, kRegX, Ty>(), static_cast<const uint4*>(w.packed),
                                    static_cast<const uint32_t*>(w.sz), x, M, int(w.K), int(w.N), w.group_size, P, T,
                                    y, ldy, accumulate));
   SI_CUDA_LAUNCHED("w4a16_v3_kernel");
 }
 
-// Chunks per warp when not forced: (placeholder, set from the bench) the fewest of 2, 4, 8 that keep
-// a tile within 32 warps.
-int pick_s(int64_t chunks) { return chunks <= 64 ? 4 : 8; }
+// Chunks per warp when not forced (H100, M = 1, 4): 4 for the large weights (gate|up, gate, down:
+// 16384+ tile-chunks, bandwidth-bound, where S = 2 was slower), else 2 (more warps per tile, less
+// work per warp after pdl_wait).
+int pick_s(const W4Weight& w) { return w.N / 16 * (w.K / 64) >= 16384 ? 4 : 2; }
 
 template <int NB, typename Ty>
 bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, int S, cudaStream_t s) {
@@ -188,11 +220,18 @@ bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool a
   const int P = int((chunks + S - 1) / S);
   if (P > max_warps(S)) return false;
   const int T = std::max(1, 4 / P);  // at least 4 warps a block
-  const size_t smem = size_t(M) * size_t(w.K + kSmemPad) * 2 + size_t(P * T) * NB * 4 * 32 * 4;
+  const bool reg_x = NB == 1 && S == 2 && !(g_variant & 2);
+  size_t smem = (reg_x ? 0 : size_t(M) * size_t(w.K + kSmemPad) * 2) + size_t(P * T) * NB * 4 * 32 * 4;
+  if (g_variant & 4) smem = std::max<size_t>(smem, 120 * 1024);  // diagnostic: one block per SM
   if (smem > size_t(kMaxSmem)) return false;
-  if (S == 2) go<2, NB, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
-  else if (S == 4) go<4, NB, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
-  else go<8, NB, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
+  if constexpr (NB == 1)
+    if (reg_x) {
+      go<2, 1, true, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
+      return true;
+    }
+  if (S == 2) go<2, NB, false, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
+  else if (S == 4) go<4, NB, false, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
+  else go<8, NB, false, Ty>(w, x, M, y, ldy, accumulate, P, T, smem, s);
   return true;
 }
 
@@ -202,7 +241,7 @@ bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, boo
   int S = g_force_s;
   if (S == 0) {
     if (M > g_auto_rows) return false;
-    S = pick_s(w.K / 64);
+    S = pick_s(w);
   }
   if (M <= 8) return go_nb<1, Ty>(w, x, M, y, ldy, accumulate, S, s);
   return go_nb<2, Ty>(w, x, M, y, ldy, accumulate, S, s);
@@ -223,5 +262,7 @@ void force_split(int s) {
 }
 
 void auto_rows(int m) { g_auto_rows = m; }
+
+void force_variant(int v) { g_variant = v; }
 
 }  // namespace si::cuda::v3

@@ -1,6 +1,6 @@
-// ops/cuda/w4a16.cu — the W4A16 op (layout and reasoning in w4a16.h): dispatch to kernel 2
-// (w4a16_v2.cu) where it applies, kernel 1 (here) otherwise; the act-order column gather and the
-// dequantization to fp16 for cuBLAS.
+// ops/cuda/w4a16.cu — the W4A16 op (layout and reasoning in w4a16.h): dispatch to kernel 3
+// (w4a16_v3.cu, decode batches) or kernel 2 (w4a16_v2.cu) where they apply, kernel 1 (here)
+// otherwise; the act-order column gather and the dequantization to fp16 for cuBLAS.
 //
 // Kernel 1: one block of 8 warps per 16 output rows; the warps split the input dimension (64-input chunks,
 // warp w takes chunks w, w+8, ...) and reduce through shared memory at the end. Each lane issues

@@ -1,18 +1,20 @@
-// ops/cuda/w4a16_v3.cu — W4A16 kernel 3, for decode batches (M <= 8 by default): the same weight
-// layout and arithmetic as kernel 2 (w4a16.h, w4a16_v2.cu), organised like a GEMV instead of a
-// persistent loop over tiles. Kernel 2 at M = 1 on the H100 was latency-bound (ncu: 26-31 % of DRAM
-// peak, 16-20 warps per SM, limited by registers): each warp kept two stages of loads and looped.
-// Here:
+// ops/cuda/w4a16_v3.cu — W4A16 kernel 3, for decode batches (M <= 8): the same weight layout and
+// arithmetic as kernel 2 (w4a16.h, w4a16_v2.cu), organised like a GEMV instead of a persistent loop
+// over tiles. Kernel 2 at M = 1 on the H100 was latency-bound (ncu: 26-31 % of DRAM peak, 16-20
+// warps per SM, limited by registers): each warp kept two stages of loads and looped. Here:
 // - Each warp owns one slice of S consecutive 64-input chunks of one 16-row tile and requests all
 //   S of its 16-byte weight loads (and their scale/zero words, one pair per 128-input group) at
-//   once, before anything else: no loop, no second stage, so few registers and many warps per SM.
+//   once, before anything else: no loop, no second stage, 44-50 registers, up to 40 warps per SM.
 // - P = K / (64 S) warps split a tile's inputs and reduce through shared memory; a block holds T
-//   tiles (P * T warps). The grid is one block per T tiles, not persistent: blocks are small, the
-//   hardware backfills SMs as they finish, and the next kernel's blocks (PDL) find room to start
-//   and request their weights while this one finishes.
-// - After pdl_wait the block stages x (M, K) in shared memory and the threads that write y read
-//   the old y (accumulate) at the same time, so the part that waits for the previous kernel is one
-//   L2 round trip, the mma products, one reduction and the stores.
+//   tiles (P * T warps). The grid is one block per T tiles, not persistent: the hardware backfills
+//   SMs as blocks finish (gate|up at M = 1: 1024 blocks of 8 warps).
+// - After pdl_wait, with S = 2 each lane loads its own x fragments into registers; with S = 4 or 8
+//   the block stages x (M, K) in shared memory (registers would not fit). Staging cost 0.4-0.6 us
+//   a call on the small shapes (q|k|v 3.16 vs 2.74 us, o 2.93 vs 2.30). The threads that write y
+//   read the old y (accumulate) at the same time.
+// - Small blocks would let the next call's blocks (PDL) start and load their weights during this
+//   call; measured, that gives nothing (one block per SM, forced: o 2.23 vs 2.30 us, q|k|v worse
+//   only where 192 tiles need a second wave): the part after pdl_wait sets the time.
 // Groups must hold whole 128-input pairs of chunks (G % 128 == 0); else kernel 2 or 1 runs.
 #include <algorithm>
 
@@ -33,7 +35,7 @@ using w4::z_of;
 constexpr int kSmemPad = 8;  // halves per staged x row (16 bytes: rows fall in different banks)
 constexpr int kMaxSmem = 200 * 1024;
 int g_force_s = 0;
-int g_auto_rows = 4;
+int g_auto_rows = 8;
 int g_variant = 0;  // force_variant
 
 // Largest block: 32 warps per tile, 16 for S = 8 (its 32 weight registers a lane need more than
@@ -208,10 +210,11 @@ void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accu
   SI_CUDA_LAUNCHED("w4a16_v3_kernel");
 }
 
-// Chunks per warp when not forced (H100, M = 1, 4): 4 for the large weights (gate|up, gate, down:
-// 16384+ tile-chunks, bandwidth-bound, where S = 2 was slower), else 2 (more warps per tile, less
-// work per warp after pdl_wait).
-int pick_s(const W4Weight& w) { return w.N / 16 * (w.K / 64) >= 16384 ? 4 : 2; }
+// Chunks per warp when not forced (H100, bench_cuda_matmul, us per call): 4 (x staged in shared
+// memory) for the large weights at M = 1 (gate|up 9.4 vs 10.3 with 2, gate 5.0 vs 5.5; down and
+// gate|up/gate are 16384+ tile-chunks), else 2 with x in registers (q|k|v 2.74 vs 4.04 with 4;
+// at M = 4 and 8 also on gate: 5.6 vs 5.9, 5.9 vs 7.0).
+int pick_s(const W4Weight& w, int M) { return M == 1 && w.N / 16 * (w.K / 64) >= 16384 ? 4 : 2; }
 
 template <int NB, typename Ty>
 bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, int S, cudaStream_t s) {
@@ -240,8 +243,10 @@ bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, boo
   if (w.group_size % 128 != 0 || M < 1 || M > 16) return false;
   int S = g_force_s;
   if (S == 0) {
-    if (M > g_auto_rows) return false;
-    S = pick_s(w);
+    // Kernel 2 stays faster above 8 rows (and at M = 16 kernel 3's 16-row batch tiles lose 1.6-2x)
+    // and, with K = 8192 (down), already at M = 4 (6.47 vs 6.73 us) and 8 (7.30 vs 7.89).
+    if (M > g_auto_rows || (w.K > 4096 && M > 2)) return false;
+    S = pick_s(w, M);
   }
   if (M <= 8) return go_nb<1, Ty>(w, x, M, y, ldy, accumulate, S, s);
   return go_nb<2, Ty>(w, x, M, y, ldy, accumulate, S, s);

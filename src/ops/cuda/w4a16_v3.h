@@ -20,7 +20,7 @@ bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, b
 // Benchmarks: 64-input chunks per warp (2, 4 or 8; 0 = chosen from the shape). Forced, the kernel
 // also takes 9..16 rows.
 void force_split(int s);
-// Benchmarks: the largest M it takes when not forced (default 4).
+// Benchmarks: the largest M it takes when not forced (default 8).
 void auto_rows(int m);
 // Benchmarks, bits: 2 = x staged in shared memory also where S = 2 and M <= 8 (there each lane
 // loads its x fragments into registers by default); 4 = dynamic shared memory padded to 120 KB,

@@ -7,12 +7,14 @@
 // Each benchmark times the kernels on the same shape and batch M: 32 calls captured in a CUDA graph
 // (no launch gaps), replayed; weights rotate over enough copies to exceed L2 twice (so each call
 // reads HBM, as in a decode step). Reported: time per call of W4A16 (the benchmark's time, the
-// default kernel), fp16_us (cuBLAS median), speedup = fp16 / w4, w4k1_us and w4k2_us (each W4A16
-// kernel; kernel 2 as a programmatic dependent launch, so in the graph each call's first weight
-// loads overlap the end of the call before, as after the norm/attention/SwiGLU kernels in the
-// runner), k2_nopdl_us (kernel 2 launched plainly), k2w4/k2w8/k2w16 (4/8/16 warps per block),
-// deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path for M > 64), gemv_us (FP16
-// GEMV, M <= 4) and the weight bandwidth.
+// default dispatch), fp16_us (cuBLAS median), speedup = fp16 / w4, w4k1_us, w4k2_us and w4k3_us
+// (each W4A16 kernel as w4a16_select_kernel picks it: kernel 3 hands what it does not take to 2,
+// 2 to 1; kernels 2 and 3 as programmatic dependent launches, so in the graph each call's first
+// weight loads overlap the end of the call before, as after the norm/attention/SwiGLU kernels in
+// the runner), k2_nopdl_us / k3_nopdl_us (launched plainly), k3s2/k3s4/k3s8 (M <= 16: kernel 3
+// with 2/4/8 chunks per warp), k3s2_smemx (M <= 8: x staged in shared memory, not registers),
+// k3s2_1blk / k3s4_1blk (one block per SM: what the overlap of consecutive calls gives), deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path
+// for M > 64), gemv_us (FP16 GEMV, M <= 4) and the weight bandwidth.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include "ops/cuda/matmul.h"
 #include "ops/cuda/w4a16.h"
 #include "ops/cuda/w4a16_v2.h"
+#include "ops/cuda/w4a16_v3.h"
 
 namespace {
 
@@ -109,27 +112,40 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
   const bool acc = sh.residual;
   blas.matmul(DType::F16, x, M, K, w16[0], N, yt, y, acc, s.get());  // plan outside the capture
   // Each kernel variant once outside a capture (first launches set kernel attributes), then a graph.
-  auto w4_graph = [&](int kernel, int warps, bool pdl = true) {
+  auto w4_graph = [&](int kernel, int split = 0, bool pdl = true, int variant = 0) {
     cuda::w4a16_select_kernel(kernel);
-    cuda::v2::force_warps(warps);
+    cuda::v3::force_split(split);
+    cuda::v3::force_variant(variant);
     cuda::v2::use_pdl(pdl);
     cuda::w4a16_matmul(w4[0], x, M, yt, y, acc, nullptr, s.get());
     s.sync();
-    return capture(s, [&] {
+    cudaGraphExec_t g = capture(s, [&] {
       for (int i = 0; i < kCalls; ++i) cuda::w4a16_matmul(w4[size_t(i % n4)], x, M, yt, y, acc, nullptr, s.get());
     });
+    cuda::w4a16_select_kernel(3);  // back to the defaults
+    cuda::v3::force_split(0);
+    cuda::v3::force_variant(0);
+    cuda::v2::use_pdl(true);
+    return g;
   };
-  auto time_w4 = [&](int kernel, int warps, bool pdl = true) {
-    cudaGraphExec_t g = w4_graph(kernel, warps, pdl);
+  auto time_w4 = [&](int kernel, int split = 0, bool pdl = true, int variant = 0) {
+    cudaGraphExec_t g = w4_graph(kernel, split, pdl, variant);
     const float us = time_graph(g, s, 30);
     cudaGraphExecDestroy(g);
     return us;
   };
-  st.counters["w4k1_us"] = time_w4(1, 0);
-  st.counters["w4k2_us"] = time_w4(2, 0);
+  st.counters["w4k1_us"] = time_w4(1);
+  st.counters["w4k2_us"] = time_w4(2);
   st.counters["k2_nopdl_us"] = time_w4(2, 0, false);
-  if (M == 1 || M == 16)
-    for (const int wp : {4, 8, 16}) st.counters["k2w" + std::to_string(wp)] = time_w4(2, wp);
+  st.counters["w4k3_us"] = time_w4(3);
+  st.counters["k3_nopdl_us"] = time_w4(3, 0, false);
+  if (M <= 16)
+    for (const int sp : {2, 4, 8}) st.counters["k3s" + std::to_string(sp)] = time_w4(3, sp);
+  if (M <= 8) {
+    st.counters["k3s2_smemx"] = time_w4(3, 2, true, 2);
+    st.counters["k3s2_1blk"] = time_w4(3, 2, true, 4);
+    st.counters["k3s4_1blk"] = time_w4(3, 4, true, 4);
+  }
   if (M >= 16) {
     void* dq = arena.alloc_bytes(f16_bytes);
     cudaGraphExec_t gd = capture(s, [&] {
@@ -141,7 +157,7 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
     st.counters["deq_us"] = time_graph(gd, s, 30);
     cudaGraphExecDestroy(gd);
   }
-  cudaGraphExec_t g4 = w4_graph(2, 0);  // the default
+  cudaGraphExec_t g4 = w4_graph(3);  // the default
   cudaGraphExec_t g16 = capture(s, [&] {
     for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x, M, K, w16[size_t(i % n16)], N, yt, y, acc, s.get());
   });
@@ -176,7 +192,7 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
 void register_all() {
   for (const Shape& sh : kShapes) {
     auto* b = benchmark::RegisterBenchmark((std::string("W4A16_vs_FP16/") + sh.name).c_str(), BM_W4A16_vs_FP16, sh);
-    b->ArgName("M")->Arg(1)->Arg(4)->Arg(16)->Arg(32)->Arg(64);
+    b->ArgName("M")->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(64);
     // Fixed iterations: each is one graph replay with its own event sync (CPU-bound otherwise).
     b->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }

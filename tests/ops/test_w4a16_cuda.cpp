@@ -1,9 +1,10 @@
 // W4A16 (GPTQ layout) on the GPU against the CPU fp32 reference matmul over the dequantized
 // weight, on tensors made by round-to-nearest into AutoGPTQ's layout: group sizes 128, 32 and
-// per-channel, with and without act-order, batches 1..100, both kernels (w4a16_select_kernel).
-// Kernel 1, and kernel 2 on groups below 64 inputs (it hands them to kernel 1), multiply the
-// fp16-rounded weight; kernel 2 on groups of >= 64 applies the scale to fp32 sums, so its
-// reference is the unrounded scale * (q - zero). The repack tests run without a GPU.
+// per-channel, with and without act-order, batches 1..100, each kernel (w4a16_select_kernel; kernel
+// 3 also with each forced split, up to 16 rows). Kernel 1, and kernels 2/3 on groups below 64
+// inputs (handed to kernel 1), multiply the fp16-rounded weight; kernels 2 and 3 on groups of >= 64
+// apply the scale to fp32 sums, so their reference is the unrounded scale * (q - zero). The repack
+// tests run without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "cuda_test_util.h"
 #include "gptq_rtn.h"
 #include "ops/cuda/w4a16.h"
+#include "ops/cuda/w4a16_v3.h"
 #include "ops/matmul.h"
 #include "ops_test_util.h"
 
@@ -68,8 +70,11 @@ TEST(W4A16Cuda, MatchesReferenceOnDequantizedWeights) {
   SI_REQUIRE_CUDA();
   cuda::Stream s;
   struct Case { int64_t N, K; int G; bool act; };
-  for (const int kernel : {1, 2}) {
+  struct Variant { int kernel, split; };  // split: kernel 3's forced chunks per warp (0: its choice)
+  for (const Variant var : {Variant{1, 0}, Variant{2, 0}, Variant{3, 0}, Variant{3, 2}, Variant{3, 4}, Variant{3, 8}}) {
+    const int kernel = var.kernel;
     cuda::w4a16_select_kernel(kernel);
+    cuda::v3::force_split(var.split);
     for (const Case cs : {Case{64, 256, 128, false}, Case{48, 512, 128, true}, Case{32, 256, 32, true},
                           Case{80, 384, 384, false}, Case{256, 2048, 128, true}, Case{2048, 8192, 128, false}}) {
       const auto w = randn(size_t(cs.N * cs.K), 3, 0.05f);
@@ -79,6 +84,7 @@ TEST(W4A16Cuda, MatchesReferenceOnDequantizedWeights) {
       const cuda::W4Weight dw = cuda::w4_upload(g.view(), arena, s);
       for (const int64_t M : {1, 5, 8, 16, 33, 64, 100}) {
         if (cs.K > 2048 && M != 1 && M != 16) continue;  // the large shape: kernel 2's 16-warp blocks
+        if (var.split != 0 && M > 16) continue;          // (forced splits: kernel 3 takes M <= 16)
         auto x = rounded(randn(size_t(M * cs.K), 4), DType::F16);
         auto y0 = randn(size_t(M * cs.N), 5);
         // Kernel 2 applies group scales to fp32 sums (no fp16 rounding of the dequantized weight);
@@ -92,8 +98,8 @@ TEST(W4A16Cuda, MatchesReferenceOnDequantizedWeights) {
         cuda::DeviceBuffer scratch(size_t(M * cs.K) * 2, "scratch");
         cuda::w4a16_matmul(dw, dx.data(), M, DType::F16, y16.data(), false, scratch.data(), s.get());
         cuda::w4a16_matmul(dw, dx.data(), M, DType::F32, y32.data(), true, scratch.data(), s.get());
-        const std::string where = fmt::format("kernel {} N={} K={} G={} act={} M={}", kernel, cs.N, cs.K, cs.G,
-                                              cs.act, M);
+        const std::string where = fmt::format("kernel {} split {} N={} K={} G={} act={} M={}", kernel, var.split,
+                                              cs.N, cs.K, cs.G, cs.act, M);
         EXPECT_LT(rel_err(y16.download(s), ref), 2e-3) << where;
         auto ref_acc = ref, ref_rounded_acc = ref_rounded;
         for (size_t i = 0; i < ref.size(); ++i) ref_acc[i] += y0[i], ref_rounded_acc[i] += y0[i];
@@ -102,7 +108,8 @@ TEST(W4A16Cuda, MatchesReferenceOnDequantizedWeights) {
       }
     }
   }
-  cuda::w4a16_select_kernel(2);
+  cuda::w4a16_select_kernel(3);
+  cuda::v3::force_split(0);
 }
 
 // Linears side by side: one weight of q|k|v packed together, and each part writing its columns of a

@@ -1,6 +1,6 @@
-// ops/cuda/w4a16.cu — the W4A16 op (layout and reasoning in w4a16.h): dispatch to kernel 2
-// (w4a16_v2.cu) where it applies, kernel 1 (here) otherwise; the act-order column gather and the
-// dequantization to fp16 for cuBLAS.
+// ops/cuda/w4a16.cu — the W4A16 op (layout and reasoning in w4a16.h): dispatch to kernel 3
+// (w4a16_v3.cu, decode batches) or kernel 2 (w4a16_v2.cu) where they apply, kernel 1 (here)
+// otherwise; the act-order column gather and the dequantization to fp16 for cuBLAS.
 //
 // Kernel 1: one block of 8 warps per 16 output rows; the warps split the input dimension (64-input chunks,
 // warp w takes chunks w, w+8, ...) and reduce through shared memory at the end. Each lane issues
@@ -13,6 +13,7 @@
 #include "ops/cuda/w4a16.h"
 #include "ops/cuda/w4a16_common.cuh"
 #include "ops/cuda/w4a16_v2.h"
+#include "ops/cuda/w4a16_v3.h"
 
 namespace si::cuda {
 namespace {
@@ -25,7 +26,7 @@ using w4::z_of;
 constexpr int kWarps = 8;
 constexpr int kUnroll = 8;  // 16-byte weight loads in flight per lane
 constexpr int kMaxRows = 64;
-int g_kernel = 2;  // w4a16_select_kernel
+int g_kernel = 3;  // w4a16_select_kernel
 
 // NB: batch tiles of 8 rows (M <= 8 * NB). All loads of a group of kUnroll chunks (weights, their
 // scale/zero words and, for one batch tile, the activations) are issued before the first use, so
@@ -185,7 +186,8 @@ void launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool 
 
 template <typename Ty>
 void launch_any(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
-  if (g_kernel == 2 && v2::launch(w, x, M, y, ldy, accumulate, s)) return;
+  if (g_kernel == 3 && v3::launch(w, x, M, y, ldy, accumulate, s)) return;
+  if (g_kernel >= 2 && v2::launch(w, x, M, y, ldy, accumulate, s)) return;
   launch(w, x, M, y, ldy, accumulate, s);
 }
 
@@ -199,7 +201,7 @@ void permute_cols(const W4Weight& w, const void* x, int64_t M, void* out, cudaSt
 }
 
 void w4a16_select_kernel(int version) {
-  SI_CHECK(version == 1 || version == 2, "w4a16: kernel {} does not exist (1 or 2)", version);
+  SI_CHECK(version >= 1 && version <= 3, "w4a16: kernel {} does not exist (1, 2 or 3)", version);
   g_kernel = version;
 }
 

@@ -81,10 +81,12 @@ void w4a16_matmul(const W4Weight& w, const void* x, int64_t M, DType y_t, void* 
                   cudaStream_t s, int64_t ldy = 0);
 
 // Which kernel w4a16_matmul launches (benchmarks and tests compare them): 1 = one block of 8
-// warps per 16 rows, weights scaled before the product; 2 (default) = warps per block sized to
-// the shape, persistent grid, loads double-buffered, x staged in shared memory for M <= 8, scale
-// after the product, launched as a programmatic dependent launch. Kernel 2 hands kernel 1 what it
-// does not run or ran slower on the H100 (groups below 64 inputs; M > 16 on 133..527 row tiles).
+// warps per 16 rows, weights scaled before the product; 2 = warps per block sized to the shape,
+// persistent grid, loads double-buffered, x staged in shared memory for M <= 8, scale after the
+// product, launched as a programmatic dependent launch; 3 (default) = kernel 3 for decode batches
+// (M <= 8, M <= 2 when K > 4096; w4a16_v3.cu: each warp loads its whole slice of a tile at once,
+// non-persistent grid), kernel 2 for the rest. Each hands what it does not run or ran slower on
+// the H100 to the one before (groups below 128 / 64 inputs; M > 16 on 133..527 row tiles).
 // Process-wide; not thread-safe against running matmuls.
 void w4a16_select_kernel(int version);
 int w4a16_kernel();

@@ -277,6 +277,7 @@ bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, b
 }
 
 void use_pdl(bool on) { g_pdl = on; }
+bool pdl() { return g_pdl; }
 
 void force_warps(int warps) {
   SI_CHECK(warps == 0 || warps == 4 || warps == 8 || warps == 16, "w4a16 v2: {} warps per block (0, 4, 8 or 16)",

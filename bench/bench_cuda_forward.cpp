@@ -19,7 +19,6 @@
 
 #include "model/cuda/llama_runner_cuda.h"
 #include "ops/cuda/cuda_ops.h"
-#include "ops/cuda/matmul.h"
 
 namespace {
 
@@ -27,11 +26,9 @@ using namespace si;
 
 constexpr int kPrompt = 64, kNew = 8;
 
-// pdl: whether the runner's kernels (and the graphs it captures) use programmatic dependent launch;
-// autotune: whether its cuBLASLt shapes run the fastest of the heuristic's candidates (matmul.h).
-std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool pdl = true, bool autotune = true) {
+// pdl: whether the runner's kernels (and the graphs it captures) use programmatic dependent launch.
+std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool pdl = true) {
   cuda::set_pdl(pdl);
-  cuda::set_matmul_autotune(autotune);
   return CudaLlamaRunner::random(llama_config_preset("llama-3.2-1b"), 1,
                                  {.n_slots = slots, .capacity = 256, .max_tokens = max_tokens,
                                   .graphs = true, .graph_max_tokens = 256});
@@ -54,7 +51,7 @@ void prefill_all(CudaLlamaRunner& r, int B, const std::vector<std::vector<int32_
 
 void BM_Prefill64(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt, true, st.range(1) != 0);
+  auto r = make_runner(B, B * kPrompt);
   std::vector<std::vector<int32_t>> ps;
   for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
   std::vector<float> hidden(size_t(B) * 2048);
@@ -211,12 +208,9 @@ void BM_DecodeAttention(benchmark::State& st) {
   cudaGraphExecDestroy(e);
 }
 
-BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({1, 1})->Args({1, 0})->Iterations(50)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({16, 1})->Args({16, 0})->Iterations(20)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgNames({"batch", "tune"})->Args({256, 1})->Args({256, 0})->Iterations(3)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(1)->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(16)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(256)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeStep)->ArgNames({"batch", "pdl"})->Args({1, 1})->Args({1, 0})->Args({16, 1})->Args({64, 1})
     ->Iterations(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({1, 200})->Args({32, 200})

@@ -82,7 +82,7 @@ const std::vector<std::vector<GptqPacked>>& rtn_model(const LlamaConfig& cfg) {
 
 CudaLlamaRunner& runner(Kind kind) {
   static std::map<Kind, std::unique_ptr<CudaLlamaRunner>> made;
-  cuda::v2::use_pdl(kind != kGptqNoPdl);  // graphs captured from here on keep this choice
+  cuda::set_pdl(kind != kGptqNoPdl);  // graphs captured from here on keep this choice
   auto& r = made[kind];
   if (!r) {
     const LlamaConfig cfg = llama_config_preset("llama-3.2-1b");

@@ -116,7 +116,7 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
     cuda::w4a16_select_kernel(kernel);
     cuda::v3::force_split(split);
     cuda::v3::force_variant(variant);
-    cuda::v2::use_pdl(pdl);
+    cuda::set_pdl(pdl);
     cuda::w4a16_matmul(w4[0], x, M, yt, y, acc, nullptr, s.get());
     s.sync();
     cudaGraphExec_t g = capture(s, [&] {
@@ -125,7 +125,7 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
     cuda::w4a16_select_kernel(3);  // back to the defaults
     cuda::v3::force_split(0);
     cuda::v3::force_variant(0);
-    cuda::v2::use_pdl(true);
+    cuda::set_pdl(true);
     return g;
   };
   auto time_w4 = [&](int kernel, int split = 0, bool pdl = true, int variant = 0) {

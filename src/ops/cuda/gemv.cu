@@ -5,18 +5,17 @@
 // weight loads in flight (issued before the first is used, marked streaming so they do not push x
 // out of L1), x read through L1 (every warp of a block reads the same x), fp32 accumulation, one
 // warp reduction.
-// - Long rows (K > 4096: down_proj's 8192) are split across kSplit warps of a block, so the grid
-//   has as many warps as a K = 2048 matmul and each holds a whole slice's loads in flight at once;
-//   one warp per such row walked it in four dependent rounds and ran 6 % behind cuBLAS.
+// - Long rows (K > 4096: down_proj's 8192) are split across kSplit warps of a block, so each warp
+//   holds a whole 2048-wide slice's loads in flight at once; one warp per such row walked it in
+//   four dependent rounds and ran 6 % behind cuBLAS. Split in 4: 14.1 us against cuBLAS's 15.6
+//   (bench_cuda_matmul, H100, two calls; 2 and 8 warps per row measured within noise of 4).
 // - gemv_swiglu_out: W = [Wg; Wu] (2F, K) and the block's warps stream gate rows j and up rows j
 //   side by side, so the block writes h_j = silu(g_j) * u_j and the (2F) intermediate, its store
 //   and the separate SwiGLU kernel are gone.
-// H100, M = 1, weights from HBM (bench_cuda_matmul, before the split): QKV 6.5-6.6 us (1.9 TB/s) vs
-// cuBLAS 7.0, o 5.3 vs 6.3, gate|up 24.9-25.1 vs 25.2-25.3, down 16.5-17.2 vs 16.2. At M = 4 the x
+// H100, M = 1, weights from HBM (bench_cuda_matmul): QKV 5.4 us (2.3 TB/s) vs cuBLAS 7.0, o 4.1 vs
+// 6.0, gate|up 23.5 vs 24.9, down (split) 14.1 vs 15.6. At M = 4 the x
 // loads and conversions per weight chunk make it slower than cuBLAS (QKV 11.5 vs 7.4 us), so the
 // runner uses it for one row only. Launched with PDL (launch_pdl, common.cuh).
-#include <cstdlib>
-
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/device.h"
 #include "ops/cuda/matmul.h"
@@ -128,26 +127,10 @@ void launch_rows(const void* x, int M, int K, const void* w, int64_t N, void* y,
   SI_CUDA_LAUNCHED("gemv_kernel");
 }
 
-// EXPERIMENT (session 2026-11-27): SI_GEMV_SPLIT picks 2/4/8 warps per long row for timing.
-int split_warps() {
-  static const int v = [] {
-    const char* e = std::getenv("SI_GEMV_SPLIT");
-    const int k = e ? std::atoi(e) : kSplit;
-    return k == 2 || k == 8 ? k : kSplit;
-  }();
-  return v;
-}
-
 template <typename T, typename Ty>
 void launch(const void* x, int M, int K, const void* w, int64_t N, void* y, bool accumulate, cudaStream_t s) {
-  const int ks = split_warps();
-  if (K > kSplitAbove && K % (8 * ks) == 0) {
-    if (ks == 2) launch_rows<T, Ty, 2, false>(x, M, K, w, N, y, accumulate, s);
-    else if (ks == 8) launch_rows<T, Ty, 8, false>(x, M, K, w, N, y, accumulate, s);
-    else launch_rows<T, Ty, kSplit, false>(x, M, K, w, N, y, accumulate, s);
-  } else {
-    launch_rows<T, Ty, 1, false>(x, M, K, w, N, y, accumulate, s);
-  }
+  if (K > kSplitAbove && K % (8 * kSplit) == 0) launch_rows<T, Ty, kSplit, false>(x, M, K, w, N, y, accumulate, s);
+  else launch_rows<T, Ty, 1, false>(x, M, K, w, N, y, accumulate, s);
 }
 
 }  // namespace

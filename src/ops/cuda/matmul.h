@@ -10,11 +10,6 @@
 //
 // Layout as on the CPU: x (M, K) and W (N, K) row-major (a Linear's weight as stored), y (M, N).
 // Accumulation is fp32; `accumulate` adds into y (the residual stream) in the same pass.
-//
-// cuBLASLt's algorithm for a shape: its heuristic's first choice, or (set_matmul_autotune, on by
-// default) the fastest of its first candidates, timed once per process on the first call of the
-// shape outside a graph capture, with the L2 flushed before each run; every Blas of the process
-// then runs that shape with the same algorithm, so two runners compute it bitwise alike.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +23,6 @@
 #include "ops/cuda/device.h"
 
 namespace si::cuda {
-
-void set_matmul_autotune(bool on);
 
 class Blas {
  public:
@@ -46,15 +39,14 @@ class Blas {
   struct Plan;
   using Key = std::tuple<int, int, int64_t, int64_t, int64_t, bool>;
   Plan& plan(DType ab_t, DType y_t, int64_t M, int64_t N, int64_t K, bool accumulate);
-  // Sets p's algorithm to the fastest of its candidates (timed on x and w, output to scratch).
-  void time_candidates(Plan& p, DType y_t, int64_t M, int64_t N, const void* x, const void* w, cudaStream_t s);
   void* handle_ = nullptr;  // cublasLtHandle_t
   DeviceBuffer workspace_;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 
 // y (M, N) = x (M, K) W^T for the few rows of a decode step (M <= kGemvMaxRows): one warp per
-// weight row streaming it with 16-byte loads (faster than cuBLAS at batch 1, see gemv.cu). x and w
+// weight row (four per row when K > 4096) streaming it with 16-byte loads (faster than cuBLAS at
+// batch 1, see gemv.cu). x and w
 // F16 or BF16, 16-byte aligned, K a multiple of 8 (gemv_fits); y F32 or x's type; `accumulate`
 // adds into y.
 constexpr int kGemvMaxRows = 4;

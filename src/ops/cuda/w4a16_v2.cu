@@ -38,7 +38,6 @@ constexpr int kSmemPad = 8;      // halves added to each staged x row: 16 bytes,
                                  // quarter-warp reads at one offset fall in different banks
 constexpr int kMaxSmem = 200 * 1024;
 int g_force_warps = 0;
-bool g_pdl = true;
 
 struct Stage {
   uint4 w[kU];
@@ -217,18 +216,8 @@ void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accu
   const unsigned grid = unsigned(std::min<int64_t>(tiles, resident_blocks(reinterpret_cast<const void*>(k), W * 32, smem)));
   // As a programmatic dependent launch: this kernel's blocks may start (and request their first
   // weights) while the previous kernel finishes; they wait for it before touching x and y.
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(grid);
-  cfg.blockDim = dim3(W * 32);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = g_pdl ? 1 : 0;
-  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, static_cast<const uint4*>(w.packed), static_cast<const uint32_t*>(w.sz), x,
-                                   M, int(w.K), int(w.N), w.group_size, y, ldy, accumulate));
+  launch_pdl(k, grid, W * 32, smem, s, static_cast<const uint4*>(w.packed), static_cast<const uint32_t*>(w.sz), x, M,
+             int(w.K), int(w.N), w.group_size, y, ldy, accumulate);
   SI_CUDA_LAUNCHED("w4a16_v2_kernel");
 }
 
@@ -276,8 +265,6 @@ bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, b
   return launch_t(w, x, M, y, ldy, accumulate, s);
 }
 
-void use_pdl(bool on) { g_pdl = on; }
-bool pdl() { return g_pdl; }
 
 void force_warps(int warps) {
   SI_CHECK(warps == 0 || warps == 4 || warps == 8 || warps == 16, "w4a16 v2: {} warps per block (0, 4, 8 or 16)",

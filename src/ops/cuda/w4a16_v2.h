@@ -19,8 +19,5 @@ bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, b
 
 // Benchmarks: warps per block (4, 8 or 16; 0 = chosen from the shape, see the .cu).
 void force_warps(int warps);
-// Benchmarks: launch as a programmatic dependent launch (default) or plainly.
-void use_pdl(bool on);
-bool pdl();  // (kernel 3 follows the same setting)
 
 }  // namespace si::cuda::v2

@@ -194,19 +194,9 @@ template <int S, int NB, bool kRegX, typename Ty>
 void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, int P, int T, size_t smem,
         cudaStream_t s) {
   const int64_t tiles = w.N / 16;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(unsigned((tiles + T - 1) / T));
-  cfg.blockDim = dim3(unsigned(P * T * 32));
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = v2::pdl() ? 1 : 0;
-  SI_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel<S, NB, kRegX, Ty>(), static_cast<const uint4*>(w.packed),
-                                   static_cast<const uint32_t*>(w.sz), x, M, int(w.K), int(w.N), w.group_size, P, T,
-                                   y, ldy, accumulate));
+  launch_pdl(kernel<S, NB, kRegX, Ty>(), unsigned((tiles + T - 1) / T), unsigned(P * T * 32), smem, s,
+             static_cast<const uint4*>(w.packed), static_cast<const uint32_t*>(w.sz), x, M, int(w.K), int(w.N),
+             w.group_size, P, T, y, ldy, accumulate);
   SI_CUDA_LAUNCHED("w4a16_v3_kernel");
 }
 

@@ -117,23 +117,26 @@ TEST_P(CudaOps, RopeBothPairingsWithLlama3Frequencies) {
   }
 }
 
+// F = 333: one value per thread; F = 1024 (16-bit types): eight per thread with 16-byte accesses.
 TEST_P(CudaOps, SwigluOnFusedGateUpRows) {
   SI_REQUIRE_CUDA();
   const DType t = GetParam();
   cuda::Stream s;
-  const int64_t T = 5, F = 333;
-  auto gu = rounded(randn(size_t(T * 2 * F), 6, 3.0f), t);  // (T, 2F): gate | up
-  std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), ref(size_t(T * F));
-  for (int64_t i = 0; i < T; ++i)
-    for (int64_t f = 0; f < F; ++f) {
-      gate[size_t(i * F + f)] = gu[size_t(i * 2 * F + f)];
-      up[size_t(i * F + f)] = gu[size_t(i * 2 * F + F + f)];
-    }
-  ops::swiglu_ref(view(gate, {T, F}), view(up, {T, F}), view(ref, {T, F}));
-  DeviceTensor dgu(gu, t, s), out(size_t(T * F), t, s);
-  const size_t esz = t == DType::F32 ? 4 : 2;
-  cuda::swiglu(t, dgu.data(), static_cast<char*>(dgu.data()) + F * esz, 2 * F, out.data(), T, F, s.get());
-  EXPECT_LT(rel_err(out.download(s), ref), tolerance(t));
+  const int64_t T = 5;
+  for (const int64_t F : {333, 1024}) {
+    auto gu = rounded(randn(size_t(T * 2 * F), 6, 3.0f), t);  // (T, 2F): gate | up
+    std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), ref(size_t(T * F));
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t f = 0; f < F; ++f) {
+        gate[size_t(i * F + f)] = gu[size_t(i * 2 * F + f)];
+        up[size_t(i * F + f)] = gu[size_t(i * 2 * F + F + f)];
+      }
+    ops::swiglu_ref(view(gate, {T, F}), view(up, {T, F}), view(ref, {T, F}));
+    DeviceTensor dgu(gu, t, s), out(size_t(T * F), t, s);
+    const size_t esz = t == DType::F32 ? 4 : 2;
+    cuda::swiglu(t, dgu.data(), static_cast<char*>(dgu.data()) + F * esz, 2 * F, out.data(), T, F, s.get());
+    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "F=" << F;
+  }
 }
 
 TEST_P(CudaOps, ResidualAddIntoFp32) {

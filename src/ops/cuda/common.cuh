@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <initializer_list>
 #include <utility>
 
 #include "core/dtype.h"
@@ -46,6 +47,37 @@ __device__ __forceinline__ void unpack8(const uint4& v, const __nv_bfloat16*, fl
   }
 }
 __device__ __forceinline__ void half8_to_f32(const uint4& v, float* f) { unpack8(v, static_cast<const __half*>(nullptr), f); }
+
+// Eight floats to one 16-byte load's worth of fp16/bf16, each rounded to nearest (as from_f32).
+__device__ __forceinline__ uint4 pack8(const float* f, const __half*) {
+  uint4 v;
+  __half2* h = reinterpret_cast<__half2*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(f[2 * i], f[2 * i + 1]);
+  return v;
+}
+__device__ __forceinline__ uint4 pack8(const float* f, const __nv_bfloat16*) {
+  uint4 v;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
+  return v;
+}
+
+// Whether pointers (and a row stride of `ld` elements of `bytes` each) allow 16-byte accesses.
+inline bool aligned16(std::initializer_list<const void*> ps, int64_t ld = 0, int64_t bytes = 1) {
+  uintptr_t a = uintptr_t(ld * bytes);
+  for (const void* p : ps) a |= reinterpret_cast<uintptr_t>(p);
+  return a % 16 == 0;
+}
+
+// One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are cs, sn; products
+// and difference rounded separately (no FMA contraction), so every kernel that rotates computes
+// bitwise the same values.
+__device__ __forceinline__ void rotate_pair(float a, float b, float cs, float sn, float& ra, float& rb) {
+  ra = __fsub_rn(__fmul_rn(a, cs), __fmul_rn(b, sn));
+  rb = __fadd_rn(__fmul_rn(b, cs), __fmul_rn(a, sn));
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -102,10 +102,13 @@ __global__ void rope_kernel(T* x, int64_t ld, const float* inv_freq, const int32
   sincosf(angle, &sn, &cs);
   T* v = x + t * ld + int64_t(h) * D;
   const int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
-  const float a = to_f32(v[ia]), b = to_f32(v[ib]);
-  v[ia] = from_f32<T>(a * cs - b * sn);
-  v[ib] = from_f32<T>(b * cs + a * sn);
+  float ra, rb;
+  rotate_pair(to_f32(v[ia]), to_f32(v[ib]), cs, sn, ra, rb);
+  v[ia] = from_f32<T>(ra);
+  v[ib] = from_f32<T>(rb);
 }
+
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
 template <typename T>
 __global__ void swiglu_kernel(const T* gate, const T* up, int64_t ld_in, T* out, int64_t T_, int64_t F) {
@@ -114,8 +117,25 @@ __global__ void swiglu_kernel(const T* gate, const T* up, int64_t ld_in, T* out,
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= T_ * F) return;
   const int64_t t = idx / F, f = idx % F;
-  const float g = to_f32(gate[t * ld_in + f]);
-  out[idx] = from_f32<T>(g / (1.0f + expf(-g)) * to_f32(up[t * ld_in + f]));
+  out[idx] = from_f32<T>(silu_mul(to_f32(gate[t * ld_in + f]), to_f32(up[t * ld_in + f])));
+}
+
+// The same on eight 16-bit values per thread with 16-byte loads and stores: a prefill's SwiGLU
+// is a pass over (T, 3F) values, and one 2-byte load per thread ran it at ~1.1 TB/s (H100, batch
+// 256 x 64 tokens: 0.73 ms a layer, 17 % of the whole prefill).
+template <typename T>
+__global__ void swiglu_vec_kernel(const T* gate, const T* up, int64_t ld_in, T* out, int64_t T_, int64_t F) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t n8 = F / 8, idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= T_ * n8) return;
+  const int64_t t = idx / n8, f = (idx % n8) * 8;
+  float g[8], u[8], h[8];
+  unpack8(*reinterpret_cast<const uint4*>(gate + t * ld_in + f), static_cast<const T*>(nullptr), g);
+  unpack8(*reinterpret_cast<const uint4*>(up + t * ld_in + f), static_cast<const T*>(nullptr), u);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) h[i] = silu_mul(g[i], u[i]);
+  *reinterpret_cast<uint4*>(out + t * F + f) = pack8(h, static_cast<const T*>(nullptr));
 }
 
 template <typename Tx, typename Tr>
@@ -278,8 +298,16 @@ void swiglu(DType t, const void* gate, const void* up, int64_t ld_in, void* out,
   if (T * F == 0) return;
   dispatch_float_type(t, "swiglu", [&](auto tag) {
     using E = decltype(tag);
-    launch_pdl(swiglu_kernel<E>, blocks_for(T * F, 256), 256, 0, s, static_cast<const E*>(gate),
-               static_cast<const E*>(up), ld_in, static_cast<E*>(out), T, F);
+    const auto* g = static_cast<const E*>(gate);
+    const auto* u = static_cast<const E*>(up);
+    auto* o = static_cast<E*>(out);
+    if constexpr (sizeof(E) == 2) {
+      if (F % 8 == 0 && aligned16({gate, up, out}, ld_in, 2)) {
+        launch_pdl(swiglu_vec_kernel<E>, blocks_for(T * (F / 8), 256), 256, 0, s, g, u, ld_in, o, T, F);
+        return;
+      }
+    }
+    launch_pdl(swiglu_kernel<E>, blocks_for(T * F, 256), 256, 0, s, g, u, ld_in, o, T, F);
   });
   SI_CUDA_LAUNCHED("swiglu_kernel");
 }

@@ -204,6 +204,27 @@ void go(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accu
 // memory) for the large weights at M = 1 (gate|up 9.4 vs 10.3 with 2, gate 5.0 vs 5.5; down and
 // gate|up/gate are 16384+ tile-chunks), else 2 with x in registers (q|k|v 2.74 vs 4.04 with 4;
 // at M = 4 and 8 also on gate: 5.6 vs 5.9, 5.9 vs 7.0).
+// Dynamic shared memory that keeps a second block of this kernel off an SM (more than half an
+// SM's), and the SM count: see go_nb.
+size_t one_block_smem() {
+  static const size_t v = [] {
+    int dev = 0, per_sm = 0;
+    SI_CUDA_CHECK(cudaGetDevice(&dev));
+    SI_CUDA_CHECK(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev));
+    return std::min(size_t(kMaxSmem), size_t(per_sm) / 2 + 1024);
+  }();
+  return v;
+}
+int sm_count() {
+  static const int v = [] {
+    int dev = 0, n = 0;
+    SI_CUDA_CHECK(cudaGetDevice(&dev));
+    SI_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  return v;
+}
+
 int pick_s(const W4Weight& w, int M) { return M == 1 && w.N / 16 * (w.K / 64) >= 16384 ? 4 : 2; }
 
 template <int NB, typename Ty>
@@ -215,7 +236,12 @@ bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool a
   const int T = std::max(1, 4 / P);  // at least 4 warps a block
   const bool reg_x = NB == 1 && S == 2 && !(g_variant & 2);
   size_t smem = (reg_x ? 0 : size_t(M) * size_t(w.K + kSmemPad) * 2) + size_t(P * T) * NB * 4 * 32 * 4;
-  if (g_variant & 4) smem = std::max<size_t>(smem, 120 * 1024);  // diagnostic: one block per SM
+  // At M = 1, a grid that fits the GPU one block per SM (o and q: 128 tiles of 16 warps) gets
+  // enough shared memory that no SM holds two of its blocks; left to the scheduler, some SMs took
+  // two while others idled (H100, o: 2.22 vs 2.49-2.53 us in two calls; q, k/v and down equal).
+  // Not measured at more rows.
+  const bool spread = M == 1 && (w.N / 16 + T - 1) / T <= sm_count();
+  if (spread || (g_variant & 4)) smem = std::max(smem, one_block_smem());
   if (smem > size_t(kMaxSmem)) return false;
   if constexpr (NB == 1)
     if (reg_x) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/big_vector.h"
+#include "core/thread_pool.h"
 #include "quant/gptq_pack.h"
 
 namespace si {
@@ -42,12 +43,13 @@ struct GptqOptions {
   bool measure = true;       // compute err (free for GPTQ, see gptq.cpp) and ref (one GEMM of in x in x out)
 };
 
-// Running H = 2/n * sum_rows x x^T, accumulated in fp64 (rows are multiplied in fp32 chunks by
-// BLAS ssyrk, then added); n counts calibration samples, as AutoGPTQ's add_batch does.
+// Running H = 2/n * sum_rows x x^T, accumulated in fp64 (rows are multiplied in fp32 chunks, the
+// upper triangle by blocks of columns on ops/cpu/sgemm, then added); n counts calibration samples,
+// as AutoGPTQ's add_batch does. With a pool the blocks run on it (the same H for any pool size).
 class GptqHessian {
  public:
   explicit GptqHessian(int64_t in);
-  void add(const float* x, int64_t n_rows, int64_t n_samples = 1);  // x (n_rows, in)
+  void add(const float* x, int64_t n_rows, int64_t n_samples = 1, ThreadPool* pool = nullptr);  // x (n_rows, in)
   int64_t in() const { return in_; }
   int64_t samples() const { return n_; }
   // H (in, in) row-major, symmetric, scaled by 2 / samples.
@@ -74,13 +76,16 @@ struct GptqResult {
   double factor_seconds = 0; // of which the Cholesky factor of H^-1
 };
 
-// w (out, in) row-major fp32; h from calibration. Throws si::Error on bad options.
-GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHessian& h, const GptqOptions& o);
+// w (out, in) row-major fp32; h from calibration. Throws si::Error on bad options. The matrix
+// products run on `pool` when given (results do not depend on its size).
+GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHessian& h, const GptqOptions& o,
+                         ThreadPool* pool = nullptr);
 // Round-to-nearest on the same per-group grid (no error feedback, natural column order). With a
 // Hessian, err / ref are measured the same way.
-GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptions& o, const GptqHessian* h = nullptr);
+GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptions& o, const GptqHessian* h = nullptr,
+                        ThreadPool* pool = nullptr);
 
 // tr(D H D^T) for D (out, in) fp32 and H (in, in) fp64 (converted to fp32 for the GEMM).
-double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const double* h);
+double gptq_quadratic_error(const float* d, int64_t out, int64_t in, const double* h, ThreadPool* pool = nullptr);
 
 }  // namespace si

@@ -63,7 +63,7 @@ class GptqBackend {
   virtual std::string memory_note() const { return ""; }
 };
 
-// The CPU reference: fp32 activations and BLAS matmuls, fp64 Hessians (GptqHessian), gptq_quantize.
+// The CPU reference: fp32 activations, matmuls on ops/cpu/sgemm, fp64 Hessians (GptqHessian), gptq_quantize.
 std::unique_ptr<GptqBackend> make_gptq_backend_cpu(const LlamaConfig& cfg, const CalibSet& cs, int threads);
 
 }  // namespace si

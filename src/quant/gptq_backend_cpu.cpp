@@ -1,4 +1,5 @@
-// The CPU GptqBackend: fp32 activations of all samples at once, OpenBLAS matmuls, fp64 Hessians.
+// The CPU GptqBackend: fp32 activations of all samples at once, matmuls on ops/cpu/sgemm over the
+// backend's pool, fp64 Hessians.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -28,45 +29,45 @@ class CpuBackend final : public GptqBackend {
 
   void attention() override {
     const int64_t C = cfg_.hidden_size, Q = cfg_.q_dim(), KV = cfg_.kv_dim();
-    linear(xn_.data(), w_.w[kGptqQ].data(), N_, C, Q, q_.data());
-    linear(xn_.data(), w_.w[kGptqK].data(), N_, C, KV, k_.data());
-    linear(xn_.data(), w_.w[kGptqV].data(), N_, C, KV, v_.data());
+    linear(pool_, xn_.data(), w_.w[kGptqQ].data(), N_, C, Q, q_.data());
+    linear(pool_, xn_.data(), w_.w[kGptqK].data(), N_, C, KV, k_.data());
+    linear(pool_, xn_.data(), w_.w[kGptqV].data(), N_, C, KV, v_.data());
     f_.attention(q_.data(), k_.data(), v_.data(), att_.data());
   }
 
   void attention_output() override {
-    linear(att_.data(), w_.w[kGptqO].data(), N_, cfg_.q_dim(), cfg_.hidden_size, xn_.data());
+    linear(pool_, att_.data(), w_.w[kGptqO].data(), N_, cfg_.q_dim(), cfg_.hidden_size, xn_.data());
     add_residual();
     norm(w_.ffn_norm);
   }
 
   void mlp() override {
     const int64_t C = cfg_.hidden_size, F = cfg_.intermediate_size;
-    linear(xn_.data(), w_.w[kGptqGate].data(), N_, C, F, gate_.data());
+    linear(pool_, xn_.data(), w_.w[kGptqGate].data(), N_, C, F, gate_.data());
     // up in row chunks: a second (N, F) buffer would be the largest allocation of the run.
     for (int64_t r0 = 0; r0 < N_; r0 += kRows) {
       const int64_t n = std::min(kRows, N_ - r0);
-      linear(xn_.data() + r0 * C, w_.w[kGptqUp].data(), n, C, F, up_.data());
+      linear(pool_, xn_.data() + r0 * C, w_.w[kGptqUp].data(), n, C, F, up_.data());
       TensorView g{gate_.data() + r0 * F, DType::F32, {n, F}};
       ops::swiglu(g, TensorView{up_.data(), DType::F32, {n, F}}, g, pool_);
     }
   }
 
   void mlp_output() override {
-    linear(gate_.data(), w_.w[kGptqDown].data(), N_, cfg_.intermediate_size, cfg_.hidden_size, xn_.data());
+    linear(pool_, gate_.data(), w_.w[kGptqDown].data(), N_, cfg_.intermediate_size, cfg_.hidden_size, xn_.data());
     add_residual();
   }
 
   void hessian(GptqAct a) override {
     const auto [data, width] = buffer(a);
     h_ = GptqHessian(width);
-    h_.add(data, N_, S_);
+    h_.add(data, N_, S_, &pool_);
   }
 
   GptqResult quantize(GptqProj p, const GptqOptions& o, bool rtn) override {
     big_vector<float>& w = w_.w[p];
     const int64_t in = h_.in(), out = int64_t(w.size()) / in;
-    GptqResult r = rtn ? rtn_quantize(w.data(), out, in, o, &h_) : gptq_quantize(w.data(), out, in, h_, o);
+    GptqResult r = rtn ? rtn_quantize(w.data(), out, in, o, &h_, &pool_) : gptq_quantize(w.data(), out, in, h_, o, &pool_);
     w = std::move(r.w);
     r.w.clear();
     return r;

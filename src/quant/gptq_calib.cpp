@@ -3,7 +3,7 @@
 #include <cstring>
 #include <span>
 
-#include <cblas.h>
+#include "ops/cpu/sgemm.h"
 
 #include "core/error.h"
 #include "data/task_spec.h"
@@ -38,9 +38,8 @@ CalibSet load_calibration(const std::string& jsonl, const Tokenizer& tok, const 
   return cs;
 }
 
-void linear(const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(out), int(in), 1.0f, x, int(in), w, int(in), 0.0f, y,
-              int(out));
+void linear(ThreadPool& pool, const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y) {
+  cpu::sgemm_rows(pool, false, true, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
 }
 
 CalibForward::CalibForward(const LlamaConfig& cfg, const CalibSet& cs, ThreadPool& pool)

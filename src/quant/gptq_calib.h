@@ -5,7 +5,7 @@
 //   si::CalibForward f(cfg, cs, pool);                     // RoPE table, causal attention per sample
 //   f.embed(embed_tokens, x);                              // x (N, C)
 //   f.attention(q, k, v, att);                             // q (N, H*D) k, v (N, KVH*D) -> att (N, H*D)
-//   si::linear(xn, w, N, I, O, y);                         // y (N, O) = xn (N, I) w^T (O, I), BLAS
+//   si::linear(pool, xn, w, N, I, O, y);                   // y (N, O) = xn (N, I) w^T (O, I)
 //
 // All samples are packed into one (N, .) activation matrix (N = total tokens); each sample is its own
 // sequence (positions from 0, attending only to itself), as each calibration example is a batch row
@@ -42,8 +42,8 @@ struct CalibSet {
 // Throws si::Error when the file yields no sample.
 CalibSet load_calibration(const std::string& jsonl, const Tokenizer& tok, const TaskSpec& spec, int samples, int max_len);
 
-// y (n, out) = x (n, in) w^T, w (out, in) row-major fp32 (OpenBLAS sgemm).
-void linear(const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y);
+// y (n, out) = x (n, in) w^T, w (out, in) row-major fp32 (ops/cpu/sgemm on the pool's threads).
+void linear(ThreadPool& pool, const float* x, const float* w, int64_t n, int64_t in, int64_t out, float* y);
 
 class CalibForward {
  public:

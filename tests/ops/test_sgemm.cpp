@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "ops/cpu/sgemm.h"
 #include "ops_test_util.h"
 
@@ -109,6 +110,26 @@ TEST(Sgemm, Deterministic) {
   cpu::sgemm(false, true, c.M, c.N, c.K, 1.0f, A.data(), c.K, B.data(), c.K, 0.0f, C1.data(), c.N);
   cpu::sgemm(false, true, c.M, c.N, c.K, 1.0f, A.data(), c.K, B.data(), c.K, 0.0f, C2.data(), c.N);
   EXPECT_EQ(C1, C2);
+}
+
+// sgemm_rows on pools of 1-3 threads gives bitwise one sgemm call's C: rows split in blocks of
+// 240 (and whatever each thread gets) sum over k in the same order. Both op(A) cases; M with a
+// tail; beta reading C.
+TEST(Sgemm, RowsOverAPoolAreOneCall) {
+  const Case c{1013, 77, 300};
+  for (const bool ta : {false, true}) {
+    const int64_t lda = ta ? c.M : c.K;
+    const auto A = test::randn(size_t((ta ? c.K : c.M) * lda), 6), B = test::randn(size_t(c.N * c.K), 7);
+    const auto C0 = test::randn(size_t(c.M * c.N), 8);
+    std::vector<float> want = C0;
+    cpu::sgemm(ta, true, c.M, c.N, c.K, 0.5f, A.data(), lda, B.data(), c.K, 1.0f, want.data(), c.N);
+    for (const int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> got = C0;
+      cpu::sgemm_rows(pool, ta, true, c.M, c.N, c.K, 0.5f, A.data(), lda, B.data(), c.K, 1.0f, got.data(), c.N);
+      EXPECT_EQ(got, want) << "trans_a " << ta << ", " << threads << " threads";
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // quant/gptq.h: GPTQ equals round-to-nearest when H = I, beats it on ||WX - QX||^2 with correlated
 // inputs, handles act-order (g_idx), dead inputs, and its codes pack into a checkpoint that
 // dequantizes to exactly the weight it reports.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -44,6 +45,22 @@ TEST(Gptq, HessianIsTwoOverNTimesXtX) {
       for (int64_t r = 0; r < rows; ++r) s += double(x[size_t(r * in + i)]) * x[size_t(r * in + j)];
       EXPECT_NEAR(m[size_t(i * in + j)], 2.0 / 5.0 * s, 1e-4 * (1 + std::fabs(s)));
     }
+}
+
+// With a pool (upper-triangle column blocks on its threads) H is bitwise what one thread makes,
+// for in wider than one 256-column block and a row count over one 4096-row chunk.
+TEST(Gptq, HessianOnAPoolIsTheSingleThreadedOne) {
+  const int64_t in = 600, rows = 4500;
+  const std::vector<float> x = normal(rows * in, 2, 1.0f);
+  GptqHessian one(in);
+  one.add(x.data(), rows, 3);
+  for (const int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    GptqHessian h(in);
+    h.add(x.data(), rows, 3, &pool);
+    const auto a = h.matrix(), b = one.matrix();
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << threads << " threads";
+  }
 }
 
 TEST(Gptq, IdentityHessianGivesRoundToNearest) {

@@ -51,18 +51,18 @@ TEST(GptqModel, CalibrationForwardMatchesTheEngine) {
   for (int l = 0; l < c.n_layers; ++l) {
     auto w = [&](const std::string& n) { return t(st, fmt::format("model.layers.{}.{}.weight", l, n)).as<const float>(); };
     ops::rms_norm(xv, t(st, fmt::format("model.layers.{}.input_layernorm.weight", l)), c.rms_norm_eps, xnv, pool);
-    linear(xn.data(), w("self_attn.q_proj"), N, C, Q, q.data());
-    linear(xn.data(), w("self_attn.k_proj"), N, C, KV, k.data());
-    linear(xn.data(), w("self_attn.v_proj"), N, C, KV, v.data());
+    linear(pool, xn.data(), w("self_attn.q_proj"), N, C, Q, q.data());
+    linear(pool, xn.data(), w("self_attn.k_proj"), N, C, KV, k.data());
+    linear(pool, xn.data(), w("self_attn.v_proj"), N, C, KV, v.data());
     f.attention(q.data(), k.data(), v.data(), att.data());
-    linear(att.data(), w("self_attn.o_proj"), N, Q, C, tmp.data());
+    linear(pool, att.data(), w("self_attn.o_proj"), N, Q, C, tmp.data());
     ops::add(xv, tv, pool);
     ops::rms_norm(xv, t(st, fmt::format("model.layers.{}.post_attention_layernorm.weight", l)), c.rms_norm_eps, xnv, pool);
-    linear(xn.data(), w("mlp.gate_proj"), N, C, F, g.data());
-    linear(xn.data(), w("mlp.up_proj"), N, C, F, u.data());
+    linear(pool, xn.data(), w("mlp.gate_proj"), N, C, F, g.data());
+    linear(pool, xn.data(), w("mlp.up_proj"), N, C, F, u.data());
     ops::swiglu(TensorView{g.data(), DType::F32, {N, F}}, TensorView{u.data(), DType::F32, {N, F}},
                 TensorView{g.data(), DType::F32, {N, F}}, pool);
-    linear(g.data(), w("mlp.down_proj"), N, F, C, tmp.data());
+    linear(pool, g.data(), w("mlp.down_proj"), N, F, C, tmp.data());
     ops::add(xv, tv, pool);
   }
   ops::rms_norm(xv, t(st, "model.norm.weight"), c.rms_norm_eps, xnv, pool);

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace si::cpu {
 namespace {
@@ -175,6 +176,25 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
       }
     }
   }
+}
+
+void sgemm_rows(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  // Tiles of 480 rows x 1024 columns (one B panel width, NC in sgemm): sgemm reads A in place
+  // once per B panel, so a tile's A rows (480 x K) are read from cache, not memory, for each of
+  // C's column blocks.
+  constexpr int64_t kRows = 480, kCols = 1024;
+  const int64_t rb = (M + kRows - 1) / kRows, cb = (N + kCols - 1) / kCols;
+  pool.parallel_for(rb * cb, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = (t / cb) * kRows, c0 = (t % cb) * kCols;
+      const int64_t m = std::min(kRows, M - r0), n = std::min(kCols, N - c0);
+      // Rows r0.. of op(A): rows of A, or (transposed) its columns; columns c0.. of op(B) likewise.
+      const float* a = trans_a ? A + r0 : A + r0 * lda;
+      const float* b = trans_b ? B + c0 * ldb : B + c0;
+      sgemm(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, C + r0 * ldc + c0, ldc);
+    }
+  });
 }
 
 }  // namespace si::cpu

@@ -21,10 +21,21 @@
 
 #include "ops/cpu/isa.h"
 
+namespace si {
+class ThreadPool;
+}
+
 namespace si::cpu {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The same product over a pool, for callers without their own split (GPTQ's calibration pass):
+// C in tiles of 480 rows (every micro-kernel's row count divides it) by 1024 columns, one sgemm
+// each. C is the same for any pool size: every element sums over k in the same order whatever
+// shares its call.
+void sgemm_rows(ThreadPool& pool, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // The micro-kernel of one ISA. C (MR, NR), row stride ldc, += alpha * A (MR, kc) * b, where b holds
 // kc rows of NR values (b[k * NR + c], packed) and A is read in place:

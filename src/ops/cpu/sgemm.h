@@ -1,5 +1,5 @@
-// ops/cpu/sgemm.h — single-precision GEMM for the trainer's fast path (BLIS-style blocking around
-// one register-tiled micro-kernel per ISA).
+// ops/cpu/sgemm.h — single-precision GEMM for the trainer's fast path and GPTQ's CPU backend
+// (BLIS-style blocking around one register-tiled micro-kernel per ISA).
 //
 //   // y (N, O) = x (N, I) * W^T,  W (O, I) row-major
 //   si::cpu::sgemm(false, true, N, O, I, 1.0f, x, I, W, I, 0.0f, y, O);

@@ -40,23 +40,44 @@ std::vector<int32_t> prompt(int b) {
   return p;
 }
 
-void prefill_all(CudaLlamaRunner& r, int B, const std::vector<std::vector<int32_t>>& ps, float* hidden) {
-  std::vector<CudaLlamaRunner::Append> batch;
-  for (int b = 0; b < B; ++b) {
-    r.clear(b);
-    batch.push_back({b, ps[size_t(b)].data(), kPrompt});
+// The B prompts of a job.
+std::vector<std::vector<int32_t>> prompts(int B) {
+  std::vector<std::vector<int32_t>> ps;
+  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  return ps;
+}
+
+// Empties the B slots and points batch[b] at prompt b (the start of every job).
+void start_prompts(CudaLlamaRunner& r, const std::vector<std::vector<int32_t>>& ps,
+                   std::vector<CudaLlamaRunner::Append>& batch) {
+  batch.resize(ps.size());
+  for (size_t b = 0; b < ps.size(); ++b) {
+    r.clear(int(b));
+    batch[b] = {int(b), ps[b].data(), kPrompt};
   }
+}
+
+// Three untimed jobs (eager passes, graph captures, a replay), then the timed ones.
+template <typename Job>
+void time_job(benchmark::State& st, int B, Job&& job) {
+  for (int i = 0; i < 3; ++i) job();
+  for (auto _ : st) job();
+  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void prefill_all(CudaLlamaRunner& r, const std::vector<std::vector<int32_t>>& ps, float* hidden) {
+  std::vector<CudaLlamaRunner::Append> batch;
+  start_prompts(r, ps, batch);
   r.append(batch, hidden);
 }
 
 void BM_Prefill64(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, B * kPrompt);
-  std::vector<std::vector<int32_t>> ps;
-  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  const auto ps = prompts(B);
   std::vector<float> hidden(size_t(B) * 2048);
-  for (int i = 0; i < 2; ++i) prefill_all(*r, B, ps, hidden.data());  // warm-up (plans, graph)
-  for (auto _ : st) prefill_all(*r, B, ps, hidden.data());
+  for (int i = 0; i < 2; ++i) prefill_all(*r, ps, hidden.data());  // warm-up (plans, graph)
+  for (auto _ : st) prefill_all(*r, ps, hidden.data());
   st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["tokens/s"] = benchmark::Counter(double(B) * kPrompt, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -66,10 +87,9 @@ void BM_Prefill64(benchmark::State& st) {
 void BM_DecodeStep(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, std::max(B * kPrompt, B), st.range(1) != 0);
-  std::vector<std::vector<int32_t>> ps;
-  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  const auto ps = prompts(B);
   std::vector<float> hidden(size_t(B) * 2048);
-  prefill_all(*r, B, ps, hidden.data());
+  prefill_all(*r, ps, hidden.data());
   std::vector<int32_t> tok(static_cast<size_t>(B), 42);
   std::vector<CudaLlamaRunner::Append> step;
   for (int b = 0; b < B; ++b) step.push_back({b, &tok[size_t(b)], 1});
@@ -77,7 +97,7 @@ void BM_DecodeStep(benchmark::State& st) {
   for (auto _ : st) {
     if (r->length(0) >= 200) {
       st.PauseTiming();
-      prefill_all(*r, B, ps, hidden.data());
+      prefill_all(*r, ps, hidden.data());
       st.ResumeTiming();
     }
     r->append(step, hidden.data());
@@ -91,46 +111,31 @@ void BM_DecodeStep(benchmark::State& st) {
 void BM_PaperJob(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, B * kPrompt, st.range(1) != 0);
-  std::vector<std::vector<int32_t>> ps;
-  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  const auto ps = prompts(B);
   std::vector<int32_t> out(size_t(B) * kNew);
-  std::vector<CudaLlamaRunner::Append> batch(static_cast<size_t>(B));
-  auto job = [&] {
-    for (int b = 0; b < B; ++b) {
-      r->clear(b);
-      batch[size_t(b)] = {b, ps[size_t(b)].data(), kPrompt};
-    }
+  std::vector<CudaLlamaRunner::Append> batch;
+  time_job(st, B, [&] {
+    start_prompts(*r, ps, batch);
     r->generate_greedy(batch, kNew, out.data());
-  };
-  for (int i = 0; i < 3; ++i) job();
-  for (auto _ : st) job();
-  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+  });
 }
 
 // The same job through one append_greedy call per token (the host waits for each step's ids).
 void BM_PaperJobPerStep(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, B * kPrompt);
-  std::vector<std::vector<int32_t>> ps;
-  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  const auto ps = prompts(B);
   std::vector<int32_t> tok(static_cast<size_t>(B));
-  std::vector<CudaLlamaRunner::Append> batch(static_cast<size_t>(B));
-  auto job = [&] {
-    for (int b = 0; b < B; ++b) {
-      r->clear(b);
-      batch[size_t(b)] = {b, ps[size_t(b)].data(), kPrompt};
-    }
+  std::vector<CudaLlamaRunner::Append> batch;
+  time_job(st, B, [&] {
+    start_prompts(*r, ps, batch);
     r->append_greedy(batch, tok.data());  // token 1
     for (int i = 1; i < kNew; ++i) {
       for (int b = 0; b < B; ++b) batch[size_t(b)] = {b, &tok[size_t(b)], 1};
       r->append_greedy(batch, tok.data());
     }
-  };
-  for (int i = 0; i < 3; ++i) job();
-  for (auto _ : st) job();
-  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+  });
 }
-
 
 // The same job with the full logits copied to the host and the argmax taken there (before the
 // GPU argmax): what that copy costs.
@@ -138,12 +143,11 @@ void BM_PaperJobHostArgmax(benchmark::State& st) {
   const int B = int(st.range(0));
   auto r = make_runner(B, B * kPrompt);
   const int V = r->config().vocab_size;
-  std::vector<std::vector<int32_t>> ps;
-  for (int b = 0; b < B; ++b) ps.push_back(prompt(b));
+  const auto ps = prompts(B);
   std::vector<float> hidden(size_t(B) * 2048), logits(size_t(B) * size_t(V));
   std::vector<int32_t> tok(static_cast<size_t>(B));
-  auto job = [&] {
-    prefill_all(*r, B, ps, hidden.data());
+  time_job(st, B, [&] {
+    prefill_all(*r, ps, hidden.data());
     for (int i = 0; i < kNew; ++i) {
       r->logits(hidden.data(), B, {}, logits.data());
       for (int b = 0; b < B; ++b) {
@@ -155,10 +159,7 @@ void BM_PaperJobHostArgmax(benchmark::State& st) {
       for (int b = 0; b < B; ++b) step.push_back({b, &tok[size_t(b)], 1});
       r->append(step, hidden.data());
     }
-  };
-  for (int i = 0; i < 3; ++i) job();
-  for (auto _ : st) job();
-  st.counters["queries/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+  });
 }
 
 }  // namespace

@@ -121,8 +121,10 @@ void prefill_all(CudaLlamaRunner& r, int B, float* hidden) {
 
 std::map<std::pair<std::string, int>, double> g_ms;  // (what, batch) -> ms per iteration
 
-// One decode step for B sequences at positions 64..200 (re-prefilled when they get long).
-void BM_DecodeStep(benchmark::State& st, Kind kind) {
+// One decode step for B sequences at positions 64..200 (re-prefilled when they get long); greedy:
+// each step's next tokens come from the full LM head and an argmax on the GPU (append_greedy) and
+// are fed back, else the hidden states come to the host (append).
+void decode_steps(benchmark::State& st, Kind kind, bool greedy) {
   const int B = int(st.range(0));
   CudaLlamaRunner& r = runner(kind);
   std::vector<float> hidden(size_t(B) * 2048);
@@ -130,39 +132,24 @@ void BM_DecodeStep(benchmark::State& st, Kind kind) {
   std::vector<int32_t> tok(static_cast<size_t>(B), 42);
   std::vector<CudaLlamaRunner::Append> step;
   for (int b = 0; b < B; ++b) step.push_back({b, &tok[size_t(b)], 1});
-  for (int i = 0; i < 3; ++i) r.append(step, hidden.data());  // eager, capture, replay
+  auto one = [&] {
+    if (greedy) r.append_greedy(step, tok.data());
+    else r.append(step, hidden.data());
+  };
+  for (int i = 0; i < 3; ++i) one();  // eager, capture, replay
   for (auto _ : st) {
     if (r.length(0) >= 200) {
       st.PauseTiming();
       prefill_all(r, B, hidden.data());
       st.ResumeTiming();
     }
-    r.append(step, hidden.data());
+    one();
   }
   st.counters["tokens/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// As BM_DecodeStep, greedy: each step's next tokens come from the full LM head and an argmax on the
-// GPU (append_greedy), and are fed back.
-void BM_GreedyStep(benchmark::State& st, Kind kind) {
-  const int B = int(st.range(0));
-  CudaLlamaRunner& r = runner(kind);
-  std::vector<float> hidden(size_t(B) * 2048);
-  prefill_all(r, B, hidden.data());
-  std::vector<int32_t> tok(static_cast<size_t>(B), 42);
-  std::vector<CudaLlamaRunner::Append> step;
-  for (int b = 0; b < B; ++b) step.push_back({b, &tok[size_t(b)], 1});
-  for (int i = 0; i < 3; ++i) r.append_greedy(step, tok.data());  // eager, capture, replay
-  for (auto _ : st) {
-    if (r.length(0) >= 200) {
-      st.PauseTiming();
-      prefill_all(r, B, hidden.data());
-      st.ResumeTiming();
-    }
-    r.append_greedy(step, tok.data());
-  }
-  st.counters["tokens/s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
-}
+void BM_DecodeStep(benchmark::State& st, Kind kind) { decode_steps(st, kind, false); }
+void BM_GreedyStep(benchmark::State& st, Kind kind) { decode_steps(st, kind, true); }
 
 void BM_Prefill64(benchmark::State& st, Kind kind) {
   const int B = int(st.range(0));

@@ -1,5 +1,6 @@
 // ops/cuda/w8.cu — int8 rows with one fp32 scale each (see w8.h): quantization at upload, the
-// embedding lookup, the GEMV of a greedy step's LM head, selected rows for constrained decoding.
+// embedding lookup, the GEMV of a greedy step's LM head (selected rows for constrained decoding:
+// matmul_rows.cu's kernels, shared with the FP16 head).
 //
 // The GEMV is gemv.cu's design (one warp per weight row, kUnroll 16-byte streaming loads in flight
 // per lane, x through L1, fp32 accumulation, launched with PDL) with 16 int8 weights per load. A
@@ -123,49 +124,6 @@ __global__ void __launch_bounds__(kWarps * 32) w8_gemv_kernel(const __half* __re
   }
 }
 
-constexpr int kRowsPerPass = 4;  // activation rows per sweep over a selected weight row
-
-// One warp per selected row: lane-strided fp32 products, warp_sum, times the row's scale.
-__global__ void rows_kernel(const __half* x, int64_t M, int64_t K, const int8_t* q, const float* scale,
-                            const int32_t* rows, int64_t R, float* y) {
-  const int64_t r = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
-  const int lane = int(threadIdx.x) & 31;
-  if (r >= R) return;
-  const int8_t* wr = q + int64_t(rows[r]) * K;
-  const float sc = scale[rows[r]];
-  for (int64_t m0 = 0; m0 < M; m0 += kRowsPerPass) {
-    float acc[kRowsPerPass] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int64_t k = lane; k < K; k += 32) {
-      const float wv = float(wr[k]);
-#pragma unroll
-      for (int i = 0; i < kRowsPerPass; ++i)
-        if (m0 + i < M) acc[i] += wv * __half2float(x[(m0 + i) * K + k]);
-    }
-#pragma unroll
-    for (int i = 0; i < kRowsPerPass; ++i) {
-      const float v = warp_sum(acc[i]);
-      if (lane == 0 && m0 + i < M) y[(m0 + i) * R + r] = v * sc;
-    }
-  }
-}
-
-// One warp per pair, rows_kernel's arithmetic for one activation row.
-__global__ void pairs_kernel(const __half* x, int64_t K, const int8_t* q, const float* scale, const int32_t* xrows,
-                             const int32_t* rows, int64_t R, float* y) {
-  const int64_t r = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
-  const int lane = int(threadIdx.x) & 31;
-  if (r >= R) return;
-  const int8_t* wr = q + int64_t(rows[r]) * K;
-  const __half* xr = x + int64_t(xrows[r]) * K;
-  float acc = 0.0f;
-  for (int64_t k = lane; k < K; k += 32) {
-    const float wv = float(wr[k]);
-    acc += wv * __half2float(xr[k]);
-  }
-  const float v = warp_sum(acc);
-  if (lane == 0) y[r] = v * scale[rows[r]];
-}
-
 }  // namespace
 
 void w8_quantize(DType src_t, const void* src, int64_t N, int64_t K, int8_t* q, float* scale, cudaStream_t s) {
@@ -204,7 +162,7 @@ bool w8_gemv_fits(int64_t M, int64_t K) { return M >= 1 && M <= kW8GemvMaxRows &
 void w8_gemv(const void* x, int64_t M, const W8Weight& w, float* y, cudaStream_t s) {
   SI_CHECK(w8_gemv_fits(M, w.K), "w8_gemv: needs 1..{} rows and K a multiple of 16; got M={}, K={}", kW8GemvMaxRows,
            M, w.K);
-  SI_CHECK((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w.q)) % 16 == 0,
+  SI_CHECK(aligned16({x, w.q}),
            "w8_gemv: x and the weights must be 16-byte aligned");
   if (w.N == 0) return;
   auto* k = M == 1 ? w8_gemv_kernel<1>
@@ -215,20 +173,6 @@ void w8_gemv(const void* x, int64_t M, const W8Weight& w, float* y, cudaStream_t
   launch_pdl(k, blocks_for(w.N, kWarps), kWarps * 32, 0, s, static_cast<const __half*>(x), int(M), int(w.K), w.q,
              w.scale, w.N, y);
   SI_CUDA_LAUNCHED("w8_gemv_kernel");
-}
-
-void w8_matmul_rows(const void* x, int64_t M, const W8Weight& w, const int32_t* rows, int64_t R, float* y,
-                    cudaStream_t s) {
-  if (M == 0 || R == 0) return;
-  rows_kernel<<<blocks_for(R, 8), 256, 0, s>>>(static_cast<const __half*>(x), M, w.K, w.q, w.scale, rows, R, y);
-  SI_CUDA_LAUNCHED("w8 rows_kernel");
-}
-
-void w8_matmul_pairs(const void* x, const W8Weight& w, const int32_t* xrows, const int32_t* rows, int64_t R, float* y,
-                     cudaStream_t s) {
-  if (R == 0) return;
-  pairs_kernel<<<blocks_for(R, 8), 256, 0, s>>>(static_cast<const __half*>(x), w.K, w.q, w.scale, xrows, rows, R, y);
-  SI_CUDA_LAUNCHED("w8 pairs_kernel");
 }
 
 }  // namespace si::cuda

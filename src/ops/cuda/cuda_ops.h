@@ -54,9 +54,6 @@ void convert(DType src_t, const void* src, DType dst_t, void* dst, int64_t n, cu
 // random weights for benchmarks without a host-side model.
 void fill_random(DType t, void* x, int64_t n, uint64_t seed, float scale, float offset, cudaStream_t s);
 
-// out (n, C) = x rows rows[0..n) of x (T, C); rows is a device array.
-void gather_rows(DType t, const void* x, int64_t C, const int32_t* rows, int64_t n, void* out, cudaStream_t s);
-
 // out[r] = argmax_v x[r, v] for r < n; x (n, V) f32. Ties go to the lowest index and NaN never wins
 // (std::max_element on rows without NaN). Greedy decoding without copying logits to the host.
 // work: argmax_work_bytes(n) of device memory, zeroed once by the caller (each launch leaves it

@@ -178,15 +178,6 @@ __global__ void fill_random_kernel(T* x, int64_t n, uint64_t seed, float scale, 
   x[i] = from_f32<T>(offset + scale * 1.7320508f * (2.0f * u - 1.0f));
 }
 
-template <typename T>
-__global__ void gather_rows_kernel(const T* x, int64_t C, const int32_t* rows, T* out) {
-  pdl_trigger();
-  pdl_wait();
-  const int64_t i = blockIdx.y;
-  for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x)
-    out[i * C + c] = x[int64_t(rows[i]) * C + c];
-}
-
 }  // namespace
 
 void convert(DType src_t, const void* src, DType dst_t, void* dst, int64_t n, cudaStream_t s) {
@@ -210,17 +201,6 @@ void fill_random(DType t, void* x, int64_t n, uint64_t seed, float scale, float 
   SI_CUDA_LAUNCHED("fill_random_kernel");
 }
 
-void gather_rows(DType t, const void* x, int64_t C, const int32_t* rows, int64_t n, void* out, cudaStream_t s) {
-  if (n == 0) return;
-  SI_CHECK(n <= 65535, "gather_rows (CUDA): {} rows exceed 65535", n);
-  dispatch_float_type(t, "gather_rows", [&](auto tag) {
-    using E = decltype(tag);
-    const dim3 grid(blocks_for(C, 256), unsigned(n));
-    launch_pdl(gather_rows_kernel<E>, grid, 256, 0, s, static_cast<const E*>(x), C, rows, static_cast<E*>(out));
-  });
-  SI_CUDA_LAUNCHED("gather_rows_kernel");
-}
-
 void embedding(DType table_t, const void* table, int64_t C, const int32_t* ids, int64_t T, DType out_t, void* out,
                cudaStream_t s) {
   if (T == 0) return;
@@ -242,9 +222,7 @@ void launch_rms_norm(DType x_t, const void* x, const int32_t* rows, int64_t n, c
                      void* y, int64_t C, cudaStream_t s) {
   if (n == 0) return;
   SI_CHECK(n <= 0x7fffffff, "rms_norm (CUDA): {} rows", n);
-  const bool aligned = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w) |
-                         reinterpret_cast<uintptr_t>(y)) % 16) == 0;
-  if (x_t == DType::F32 && (y_t == DType::F32 || y_t == DType::F16) && aligned && C % 4 == 0 &&
+  if (x_t == DType::F32 && (y_t == DType::F32 || y_t == DType::F16) && aligned16({x, w, y}) && C % 4 == 0 &&
       C <= 4 * kNormThreads * kNormVec) {
     if (y_t == DType::F32)
       launch_pdl(rms_norm_f32_kernel<float>, unsigned(n), kNormThreads, 0, s, static_cast<const float*>(x), rows, w,

@@ -145,7 +145,7 @@ void gemv(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_
            kGemvMaxRows, dtype_name(ab_t), M, K);
   SI_CHECK(y_t == DType::F32 || y_t == ab_t, "gemv (CUDA): output must be F32 or {}, got {}", dtype_name(ab_t),
            dtype_name(y_t));
-  SI_CHECK((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0,
+  SI_CHECK(aligned16({x, w}),
            "gemv (CUDA): x and w must be 16-byte aligned");
   if (N == 0) return;
   const int m = int(M), k = int(K);
@@ -162,7 +162,7 @@ void gemv_swiglu_out(DType t, const void* x, int64_t M, int64_t K, const void* w
                      cudaStream_t s) {
   SI_CHECK(gemv_fits(t, M, K), "gemv_swiglu_out (CUDA): needs F16/BF16, 1..{} rows and K a multiple of 8; got {}, "
            "M={}, K={}", kGemvMaxRows, dtype_name(t), M, K);
-  SI_CHECK((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w_gate_up)) % 16 == 0,
+  SI_CHECK(aligned16({x, w_gate_up}),
            "gemv_swiglu_out (CUDA): x and w must be 16-byte aligned");
   if (F == 0) return;
   if (t == DType::F16) launch_rows<__half, __half, 1, true>(x, int(M), int(K), w_gate_up, F, h, false, s);

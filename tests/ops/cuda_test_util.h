@@ -73,6 +73,15 @@ struct DeviceTensor {
   }
 };
 
+// A host vector in a new device buffer (16 bytes of slack for vector loads past the end), synced.
+template <typename T>
+cuda::DeviceBuffer upload_vec(const std::vector<T>& v, const cuda::Stream& s) {
+  cuda::DeviceBuffer b(v.size() * sizeof(T) + 16, "test");
+  b.upload(v.data(), v.size() * sizeof(T), s);
+  s.sync();
+  return b;
+}
+
 // ||a - b|| / ||b||; NaN anywhere gives infinity (so "< tol" fails).
 inline double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;

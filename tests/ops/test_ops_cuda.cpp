@@ -25,6 +25,7 @@ namespace {
 
 using test::DeviceTensor;
 using test::randn;
+using test::upload_vec;
 using test::rel_err;
 using test::rounded;
 using test::tolerance;
@@ -42,14 +43,6 @@ std::vector<int32_t> random_ints(size_t n, int lo, int hi, uint32_t seed) {
   std::vector<int32_t> v(n);
   for (auto& x : v) x = d(rng);
   return v;
-}
-
-template <typename T>
-cuda::DeviceBuffer upload_vec(const std::vector<T>& v, const cuda::Stream& s) {
-  cuda::DeviceBuffer b(v.size() * sizeof(T) + 16, "test");
-  b.upload(v.data(), v.size() * sizeof(T), s);
-  s.sync();
-  return b;
 }
 
 TEST_P(CudaOps, EmbeddingGathersRows) {

@@ -19,17 +19,10 @@ namespace {
 
 using test::DeviceTensor;
 using test::randn;
+using test::upload_vec;
 using test::rel_err;
 using test::rounded;
 using test::view;
-
-template <typename T>
-cuda::DeviceBuffer upload_vec(const std::vector<T>& v, const cuda::Stream& s) {
-  cuda::DeviceBuffer b(v.size() * sizeof(T) + 16, "test");
-  b.upload(v.data(), v.size() * sizeof(T), s);
-  s.sync();
-  return b;
-}
 
 template <typename T>
 std::vector<T> download_vec(const void* d, size_t n, const cuda::Stream& s) {

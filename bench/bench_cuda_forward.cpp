@@ -4,8 +4,9 @@
 // generate_greedy (no host round trip between steps), with one append_greedy call per token, and
 // once the old way, logits copied to the host), at several batch sizes; and the attention op alone
 // at decode shapes. `pdl:0` rows launch every kernel without programmatic dependent launch
-// (cuda::set_pdl), for comparison. Fixed iteration counts keep the whole program short on the GPU
-// machine.
+// (cuda::set_pdl), for comparison. `fp8:1` rows run passes of 64 tokens or more with the Linears'
+// e4m3 copies (CudaRunnerOptions::fp8_min_tokens; fast accumulation, the default), `fp8:2` the same
+// with cuBLASLt's fp32 promotion of the sums. Fixed iteration counts keep the whole program short on the GPU machine.
 //
 //   build/gpu/bench/bench_cuda_forward            # on the GPU machine (scripts/gpu-check.sh bench)
 //
@@ -26,12 +27,14 @@ using namespace si;
 
 constexpr int kPrompt = 64, kNew = 8;
 
-// pdl: whether the runner's kernels (and the graphs it captures) use programmatic dependent launch.
-std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool pdl = true) {
+// pdl: whether the runner's kernels (and the graphs it captures) use programmatic dependent launch;
+// fp8: 0 FP16 matmuls, 1 FP8 for passes of a whole prompt or more, 2 the same without fast accumulation.
+std::unique_ptr<CudaLlamaRunner> make_runner(int slots, int max_tokens, bool pdl = true, int64_t fp8 = 0) {
   cuda::set_pdl(pdl);
   return CudaLlamaRunner::random(llama_config_preset("llama-3.2-1b"), 1,
                                  {.n_slots = slots, .capacity = 256, .max_tokens = max_tokens,
-                                  .graphs = true, .graph_max_tokens = 256});
+                                  .graphs = true, .graph_max_tokens = 256,
+                                  .fp8_min_tokens = fp8 > 0 ? kPrompt : 0, .fp8_fast_accum = fp8 != 2});
 }
 
 std::vector<int32_t> prompt(int b) {
@@ -73,7 +76,7 @@ void prefill_all(CudaLlamaRunner& r, const std::vector<std::vector<int32_t>>& ps
 
 void BM_Prefill64(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt);
+  auto r = make_runner(B, B * kPrompt, true, st.range(1));
   const auto ps = prompts(B);
   std::vector<float> hidden(size_t(B) * 2048);
   for (int i = 0; i < 2; ++i) prefill_all(*r, ps, hidden.data());  // warm-up (plans, graph)
@@ -110,7 +113,7 @@ void BM_DecodeStep(benchmark::State& st) {
 // steps follow each other on the device, one download at the end.
 void BM_PaperJob(benchmark::State& st) {
   const int B = int(st.range(0));
-  auto r = make_runner(B, B * kPrompt, st.range(1) != 0);
+  auto r = make_runner(B, B * kPrompt, st.range(1) != 0, st.range(2));
   const auto ps = prompts(B);
   std::vector<int32_t> out(size_t(B) * kNew);
   std::vector<CudaLlamaRunner::Append> batch;
@@ -209,17 +212,20 @@ void BM_DecodeAttention(benchmark::State& st) {
   cudaGraphExecDestroy(e);
 }
 
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(1)->Iterations(50)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(16)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Prefill64)->ArgName("batch")->Arg(256)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "fp8"})->Args({1, 0})->Args({1, 1})->Iterations(50)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "fp8"})->Args({16, 0})->Args({16, 1})->Iterations(20)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Prefill64)->ArgNames({"batch", "fp8"})->Args({256, 0})->Args({256, 1})->Args({256, 2})->Iterations(5)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeStep)->ArgNames({"batch", "pdl"})->Args({1, 1})->Args({1, 0})->Args({16, 1})->Args({64, 1})
     ->Iterations(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({1, 200})->Args({32, 200})
     ->Iterations(50)->Unit(benchmark::kMicrosecond)->UseManualTime();
-BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl"})->Args({1, 1})->Args({1, 0})->Iterations(30)
+BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl", "fp8"})->Args({1, 1, 0})->Args({1, 0, 0})->Iterations(30)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PaperJobPerStep)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl"})->Args({128, 1})->Iterations(5)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl", "fp8"})->Args({128, 1, 0})->Args({128, 1, 1})->Iterations(5)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_PaperJobHostArgmax)->ArgName("batch")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)
     ->UseRealTime();

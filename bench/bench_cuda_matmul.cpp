@@ -15,13 +15,21 @@
 // with 2/4/8 chunks per warp), k3s2_smemx (M <= 8: x staged in shared memory, not registers),
 // k3s2_1blk / k3s4_1blk (one block per SM: what the overlap of consecutive calls gives), deq_us (M >= 16: dequantize to fp16 + cuBLAS, the runner's path
 // for M > 64), gemv_us (FP16 GEMV, M <= 4) and the weight bandwidth.
+//
+// FP8_vs_FP16: at prefill rows (M = 64 tokens x batch 1, 16, 256) cuBLASLt's e4m3 GEMM with per-row
+// scales (Blas::matmul_fp8; the runner's fp8_min_tokens path) against its FP16 GEMM: fp8_us,
+// fp8fast_us (fast accumulation), fp16_us, and TFLOP/s of each.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "ops/cuda/cuda_ops.h"
 #include "ops/cuda/device.h"
+#include "ops/cuda/fp8.h"
 #include "ops/cuda/matmul.h"
 #include "ops/cuda/w4a16.h"
 #include "ops/cuda/w4a16_v2.h"
@@ -189,12 +197,72 @@ void BM_W4A16_vs_FP16(benchmark::State& st, Shape sh) {
   cudaGraphExecDestroy(g16);
 }
 
+void BM_FP8_vs_FP16(benchmark::State& st, Shape sh) {
+  if (!cuda::available()) {
+    st.SkipWithError("no CUDA device");
+    return;
+  }
+  const int64_t M = st.range(0), N = sh.N, K = sh.K;
+  const DType y_t = sh.residual ? DType::F32 : DType::F16;
+  cuda::Stream s;
+  cuda::Blas blas;
+  cuda::DeviceArena arena("bench", size_t(M * K * 3 + N * K * 3 + M * N * 4 + (M + N) * 4 + 4096));
+  void* x16 = arena.alloc_bytes(size_t(M * K) * 2);
+  void* w16 = arena.alloc_bytes(size_t(N * K) * 2);
+  void* x8 = arena.alloc_bytes(size_t(M * K));
+  void* w8 = arena.alloc_bytes(size_t(N * K));
+  float* xs = arena.alloc<float>(size_t(M));
+  float* ws = arena.alloc<float>(size_t(N));
+  void* y = arena.alloc_bytes(size_t(M * N) * 4);
+  cuda::fill_random(DType::F16, x16, M * K, 1, 1.0f, 0.0f, s.get());  // real values (METHOD.md), not zeros
+  cuda::fill_random(DType::F16, w16, N * K, 2, 0.02f, 0.0f, s.get());
+  cuda::fp8_quantize_rows(DType::F16, x16, M, K, x8, xs, s.get());
+  cuda::fp8_quantize_rows(DType::F16, w16, N, K, w8, ws, s.get());
+  SI_CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M * N) * 4, s.get()));
+  const cuda::Fp8Rows xq{x8, xs}, wq{w8, ws};
+  auto fp8 = [&](bool fast) {
+    return capture(s, [&] {
+      for (int i = 0; i < kCalls; ++i) blas.matmul_fp8(xq, M, K, wq, N, y_t, y, sh.residual, fast, s.get());
+    });
+  };
+  // One eager call each first: cuBLASLt plans are made outside the capture.
+  blas.matmul_fp8(xq, M, K, wq, N, y_t, y, sh.residual, false, s.get());
+  blas.matmul_fp8(xq, M, K, wq, N, y_t, y, sh.residual, true, s.get());
+  blas.matmul(DType::F16, x16, M, K, w16, N, y_t, y, sh.residual, s.get());
+  cudaGraphExec_t g8 = fp8(false), g8f = fp8(true);
+  cudaGraphExec_t g16 = capture(s, [&] {
+    for (int i = 0; i < kCalls; ++i) blas.matmul(DType::F16, x16, M, K, w16, N, y_t, y, sh.residual, s.get());
+  });
+  float fp8_us = 0, fp8fast_us = 0, fp16_us = 0;
+  for (auto _ : st) {
+    fp8_us = time_graph(g8, s, 5);
+    fp8fast_us = time_graph(g8f, s, 5);
+    fp16_us = time_graph(g16, s, 5);
+    st.SetIterationTime(double(fp8_us) * 1e-6);
+  }
+  const double flop = 2.0 * double(M) * double(N) * double(K);
+  st.counters["fp8_us"] = fp8_us;
+  st.counters["fp8fast_us"] = fp8fast_us;
+  st.counters["fp16_us"] = fp16_us;
+  st.counters["speedup"] = fp16_us / fp8_us;
+  st.counters["fp8_TFLOPs"] = flop / (fp8_us * 1e6);
+  st.counters["fp8fast_TFLOPs"] = flop / (fp8fast_us * 1e6);
+  st.counters["fp16_TFLOPs"] = flop / (fp16_us * 1e6);
+  for (cudaGraphExec_t g : {g8, g8f, g16}) cudaGraphExecDestroy(g);
+}
+
 void register_all() {
   for (const Shape& sh : kShapes) {
     auto* b = benchmark::RegisterBenchmark((std::string("W4A16_vs_FP16/") + sh.name).c_str(), BM_W4A16_vs_FP16, sh);
     b->ArgName("M")->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(64);
     // Fixed iterations: each is one graph replay with its own event sync (CPU-bound otherwise).
     b->Iterations(20)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  }
+  for (const Shape& sh : kShapes) {
+    const std::string_view name = sh.name;
+    if (name != "qkv" && name != "o" && name != "gate_up" && name != "down") continue;  // the runner's sites
+    auto* b = benchmark::RegisterBenchmark((std::string("FP8_vs_FP16/") + sh.name).c_str(), BM_FP8_vs_FP16, sh);
+    b->ArgName("M")->Arg(64)->Arg(1024)->Arg(16384)->Iterations(2)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
 }
 

@@ -9,7 +9,8 @@
 # - bench:   runs the GPU benchmarks and writes a short report.
 # - transformers: tools/gpu/transformers_1b.py makes a random Llama-3.2-1B with transformers (fp16),
 #            its logits and the issue's transformers timings (TRANSFORMERS_COMPILE=1 adds
-#            torch.compile), then test_model_cuda's HfParity1B compares our runner's logits with them.
+#            torch.compile; TRANSFORMERS_BENCH=0 skips the timings), then test_model_cuda's HfParity1B
+#            compares our runner's logits (FP16, and the FP8 path) with them.
 # Writes logs and a report under $OUT (default ./out-gpu).
 # GPU_TARGETS="a b" builds only those targets; GPU_TESTS=regex runs only matching ctest tests;
 # GPU_BENCH="bench_cuda_x ..." runs only those benchmark programs.
@@ -83,12 +84,13 @@ fi
 if has transformers; then
   log "## transformers (random Llama-3.2-1B, fp16)"
   HF1B=${HF1B:-/tmp/hf1b}
-  ( time PYTHONUNBUFFERED=1 python3 tools/gpu/transformers_1b.py --out "$HF1B" --bench \
-        ${TRANSFORMERS_COMPILE:+--compile} ) > "$OUT/transformers.log" 2>&1
+  ( time PYTHONUNBUFFERED=1 python3 tools/gpu/transformers_1b.py --out "$HF1B" \
+        $([ "${TRANSFORMERS_BENCH:-1}" = 0 ] || echo --bench) ${TRANSFORMERS_COMPILE:+--compile} ) \
+      > "$OUT/transformers.log" 2>&1
   log "exit $? ($(tail -1 "$OUT/transformers.log"))"
   cp "$HF1B/bench.json" "$OUT/transformers-bench.json" 2>/dev/null
   grep -E '^(paper job|prefill)' "$OUT/transformers.log" | tee -a "$REPORT"
   SHOPINTENT_HF_1B=$HF1B build/gpu/tests/model/test_model_cuda --gtest_filter='HfParity1B.*' 2>&1 \
-    | grep -E '1B fp16|OK|FAILED|SKIPPED|Failure|Expected|Which' | tee -a "$REPORT"
+    | grep -E '1B fp|OK|FAILED|SKIPPED|Failure|Expected|Which' | tee -a "$REPORT"
 fi
 echo "report: $REPORT"

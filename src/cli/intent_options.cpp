@@ -22,6 +22,10 @@ void IntentCli::add_to(CLI::App* cmd) {
   cmd->add_option("--ctx", ctx, "Context positions per request (prompt + answer)")->check(CLI::Range(16, 131072))->capture_default_str();
   cmd->add_option("--max-new-tokens", max_new_tokens, "Free decoding: stop after this many tokens")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--device", device, "cpu, or cuda (the model's weights as FP16 on the GPU; CUDA builds only)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--fp8-min-tokens", fp8_min_tokens,
+                  "cuda: forward passes of at least this many tokens run their matmuls in FP8 (e4m3, Hopper/Ada): "
+                  "faster large batches, less exact logits; 0 = never")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
 }
 
 namespace {
@@ -32,7 +36,8 @@ std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& mo
     // A pass holds a batch of requests or of catalog prefixes; longer batches run as several passes.
     // Decode steps of a batch feed a few tokens per request: graphs for passes up to 256 tokens.
     const int max_tokens = std::max(1024, std::min(4096, o.batch * o.ctx / 2));
-    return cuda->make_backend(model, {.n_slots = slots, .capacity = o.ctx, .max_tokens = max_tokens, .graph_max_tokens = 256});
+    return cuda->make_backend(model, {.n_slots = slots, .capacity = o.ctx, .max_tokens = max_tokens, .graph_max_tokens = 256,
+                                      .fp8_min_tokens = o.fp8_min_tokens});
   }
   return std::make_unique<LlamaBackend>(model, RunnerOptions{.n_threads = o.threads, .n_slots = slots, .capacity = o.ctx});
 }
@@ -40,6 +45,8 @@ std::unique_ptr<LmBackend> make_backend(const IntentCli& o, const LlamaModel& mo
 }  // namespace
 
 std::unique_ptr<IntentStack> build_intent_stack(const IntentCli& o) {
+  SI_CHECK(o.fp8_min_tokens == 0 || o.device == "cuda",
+           "--fp8-min-tokens {}: FP8 matmuls run on the GPU only; add --device cuda or drop it", o.fp8_min_tokens);
   const CudaModule* cuda = cuda_module_for(o.device);  // before loading anything
   auto s = std::make_unique<IntentStack>(IntentStack{load_task_spec(o.task), Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer), LlamaModel::load(o.model), nullptr, nullptr});
   IntentOptions eo;

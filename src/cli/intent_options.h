@@ -18,7 +18,7 @@ namespace si::cli {
 
 struct IntentCli {
   std::string model, tokenizer, task = "cart", decode = "constrained", device = "cpu";
-  int batch = 16, threads = 2, cache_slots = 8, ctx = 512, max_new_tokens = 96;
+  int batch = 16, threads = 2, cache_slots = 8, ctx = 512, max_new_tokens = 96, fp8_min_tokens = 0;
   bool no_cache = false;
 
   void add_to(CLI::App* cmd);

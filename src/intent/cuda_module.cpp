@@ -14,7 +14,8 @@ bool device_available() { return cuda::available(); }
 std::unique_ptr<LmBackend> make_backend(const LlamaModel& model, const CudaBackendOptions& o) {
   return std::make_unique<CudaBackend>(model, CudaRunnerOptions{.n_slots = o.n_slots, .capacity = o.capacity,
                                                                 .max_tokens = o.max_tokens,
-                                                                .graph_max_tokens = o.graph_max_tokens});
+                                                                .graph_max_tokens = o.graph_max_tokens,
+                                                                .fp8_min_tokens = o.fp8_min_tokens});
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ struct CudaBackendOptions {
   int capacity = 2048;          // positions per slot
   int max_tokens = 1024;        // tokens of one forward pass; longer batches run as several passes
   int graph_max_tokens = 64;    // passes up to this many tokens replay CUDA graphs
+  int fp8_min_tokens = 0;       // passes this large run their matmuls in FP8 (CudaRunnerOptions); 0 never
 };
 
-inline constexpr int kCudaModuleAbi = 3;  // 3: LmBackend::logits_batch
+inline constexpr int kCudaModuleAbi = 4;  // 3: LmBackend::logits_batch; 4: fp8_min_tokens
 
 struct CudaModule {
   int abi_version;  // kCudaModuleAbi of the module's build

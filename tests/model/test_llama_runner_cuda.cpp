@@ -174,6 +174,34 @@ TEST_F(CudaRunnerTest, GenerateRejectsBadRequestsAndKeepsTheSlots) {
   EXPECT_EQ(gpu.length(0), 16);
 }
 
+// fp8_min_tokens: passes that large run the Linears' e4m3 copies and stay close to the FP16 runner
+// and the CPU (e4m3 keeps 3 mantissa bits: each matmul input rounds by up to 2^-4 relative, so the
+// bound is 1e-1, not 2e-2; every decided top-1 must still agree); smaller passes run the FP16
+// path, bitwise what the FP16 runner gives. The e4m3 copies add a byte per weight plus a scale per
+// row to the Linears' VRAM.
+TEST_F(CudaRunnerTest, Fp8PassesTrackFp16AndSmallerPassesAreFp16) {
+  const int V = model_->config().vocab_size;
+  LlamaRunner cpu(*model_, {.n_threads = 2, .n_slots = 1, .capacity = 64});
+  CudaLlamaRunner f16(*model_, {.n_slots = 1, .capacity = 64, .max_tokens = 64});
+  CudaLlamaRunner f8(*model_, {.n_slots = 1, .capacity = 64, .max_tokens = 64, .fp8_min_tokens = 8});
+  std::vector<int32_t> ids(24);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 13) % size_t(V));
+  const std::vector<float> l8 = f8.eval(0, ids), l16 = f16.eval(0, ids);
+  const Agreement a = compare(l8, l16, V);
+  expect_close(a, "fp8 prefill vs fp16", 1e-1);
+  EXPECT_GT(a.rel, 1e-3) << "the FP8 path did not run";
+  expect_close(compare(l8, cpu.eval(0, ids), V), "fp8 prefill vs cpu", 1e-1);
+  const std::vector<int32_t> few(ids.begin(), ids.begin() + 7);
+  f8.clear(0);
+  f16.clear(0);
+  EXPECT_EQ(f8.eval(0, few), f16.eval(0, few)) << "a pass under fp8_min_tokens must be the FP16 one";
+  const auto& c = model_->config();
+  const size_t params = size_t(c.n_layers) * size_t(c.hidden_size) *
+                        size_t(c.q_dim() + 2 * c.kv_dim() + c.q_dim() + 3 * c.intermediate_size);
+  EXPECT_GE(f8.linear_weight_bytes(), f16.linear_weight_bytes() + params);
+  EXPECT_LE(f8.linear_weight_bytes(), f16.linear_weight_bytes() + params + params / 8);
+}
+
 TEST_F(CudaRunnerTest, RejectsTokensOutsideTheVocabularyAndCache) {
   CudaLlamaRunner gpu(*model_, {.n_slots = 1, .capacity = 4, .max_tokens = 8});
   const std::vector<int32_t> bad = {model_->config().vocab_size};

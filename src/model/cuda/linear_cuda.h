@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ops/cuda/device.h"
+#include "ops/cuda/fp8.h"
 #include "ops/cuda/matmul.h"
 #include "ops/cuda/w4a16.h"
 #include "quant/gptq_pack.h"
@@ -29,6 +30,7 @@ constexpr int64_t kW4MaxRows = 64;  // the W4A16 kernel's largest M per launch
 struct CudaLinear {
   int64_t N = 0, K = 0;
   const void* f16 = nullptr;          // (N, K) fp16, when not 4-bit
+  cuda::Fp8Rows f8;                   // (N, K) e4m3 copy of f16 with per-row scales, when the runner keeps one
   std::vector<cuda::W4Weight> parts;  // 4-bit: side by side along N, in order
   bool is_4bit() const { return !parts.empty(); }
   bool needs_perm() const;            // some part has an act-order permutation

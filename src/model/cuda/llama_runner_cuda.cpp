@@ -62,6 +62,8 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
   SI_CHECK(opt.n_slots > 0 && opt.capacity > 0 && opt.max_tokens > 0,
            "cuda runner: need slots, capacity and max_tokens above 0 (got {}, {}, {})", opt.n_slots, opt.capacity,
            opt.max_tokens);
+  SI_CHECK(opt.fp8_min_tokens >= 0, "cuda runner: fp8_min_tokens must be 0 (off) or more, got {}", opt.fp8_min_tokens);
+  fp8_ = opt.fp8_min_tokens > 0 && !linears_4bit;
   SI_CHECK(cuda::available(), "cuda runner: no CUDA device");
   len_.assign(size_t(opt.n_slots), 0);
   prefix_slot_.assign(size_t(opt.n_slots), -1);
@@ -101,6 +103,7 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaModel& model, CudaRunnerOptions opt)
       put(5, d.gu.f16, F);
       put(6, d.down.f16, 0);
     }
+    make_fp8_linears();
   }
   for (int l = 0; l < cfg_.n_layers; ++l) {
     upload_f32(w.layers[size_t(l)].attn_norm, const_cast<float*>(layer_[size_t(l)].attn_norm), stream_);
@@ -153,6 +156,7 @@ std::unique_ptr<CudaLlamaRunner> CudaLlamaRunner::random(const LlamaConfig& cfg,
     for (const CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down})
       cuda::fill_random(DType::F16, const_cast<void*>(w->f16), w->N * w->K, ++k, 0.02f, 0.0f, s);
   }
+  r->make_fp8_linears();
   r->fill_random_rest(k, norms);
   r->stream_.sync();
   return r;
@@ -220,6 +224,12 @@ void CudaLlamaRunner::allocate() {
   att_ = act_.alloc<uint16_t>(size_t(T * Q));
   gu_ = act_.alloc<uint16_t>(size_t(T * 2 * F));
   h_ = act_.alloc<uint16_t>(size_t(T * F));
+  if (fp8_) {
+    // e4m3 matmul inputs of up to max(C, Q, F) values a token live in h_ (2F bytes a token).
+    SI_CHECK(C <= 2 * F && Q <= 2 * F, "cuda runner: FP8 inputs do not fit the SwiGLU buffer (C {}, Q {}, F {})", C, Q,
+             F);
+    xs_ = act_.alloc<float>(size_t(T));
+  }
   hid_ = act_.alloc<float>(size_t(T * C));
   hid16_ = act_.alloc<uint16_t>(size_t(T * C));
   max_out_ = kLogitRows;
@@ -263,6 +273,19 @@ void CudaLlamaRunner::allocate_f16_linears() {
     make(d.down, C, F);
   }
   linear_bytes_ = weights_.bytes_used() - before;
+}
+
+void CudaLlamaRunner::make_fp8_linears() {
+  if (!fp8_) return;
+  const size_t before = weights_.bytes_used();
+  for (Layer& d : layer_)
+    for (CudaLinear* w : {&d.qkv, &d.o, &d.gu, &d.down}) {
+      void* q = weights_.alloc<uint8_t>(size_t(w->N * w->K));
+      float* scale = weights_.alloc<float>(size_t(w->N));
+      cuda::fp8_quantize_rows(DType::F16, w->f16, w->N, w->K, q, scale, stream_.get());
+      w->f8 = cuda::Fp8Rows{q, scale};
+    }
+  linear_bytes_ += weights_.bytes_used() - before;
 }
 
 void CudaLlamaRunner::upload_gptq(const std::function<cuda::GptqView(int layer, int proj)>& linear) {
@@ -328,26 +351,42 @@ void CudaLlamaRunner::layers(int64_t T) {
   if (head_int8_) cuda::w8_embedding(embd8_, d_ids_, T, DType::F32, x_, s);
   else cuda::embedding(h16, tok_embd_, C, d_ids_, T, DType::F32, x_, s);
   const float eps = cfg_.rms_norm_eps;
+  // A large pass with e4m3 Linears (fp8_min_tokens): each matmul's input is made as e4m3 rows
+  // in h_ (scales in xs_) by the op before it instead of fp16 rows.
+  const bool f8 = fp8_ && T >= opt_.fp8_min_tokens;
+  const cuda::Fp8Rows xq{h_, xs_};
+  auto norm = [&](const float* g) {
+    if (f8) cuda::rms_norm_fp8(x_, g, eps, h_, xs_, T, C, s);
+    else cuda::rms_norm(DType::F32, x_, g, eps, h16, xn_, T, C, s);
+  };
+  // y (T, N) (+)= input x16 (T, K) fp16, or xq on the FP8 path, times w^T.
+  auto matmul = [&](const void* x16, const CudaLinear& w, DType y_t, void* y, bool accumulate) {
+    if (f8) blas_.matmul_fp8(xq, T, w.K, w.f8, w.N, y_t, y, accumulate, opt_.fp8_fast_accum, s);
+    else mm(x16, T, w, y_t, y, accumulate);
+  };
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const Layer& w = layer_[size_t(l)];
     const cuda::KvLayer kv = kv_layer(l);
-    cuda::rms_norm(DType::F32, x_, w.attn_norm, eps, h16, xn_, T, C, s);
-    mm(xn_, T, w.qkv, h16, qkv, false);
+    norm(w.attn_norm);
+    matmul(xn_, w.qkv, h16, qkv, false);
     // q and k heads rotated and this batch's keys/values stored first (tokens of one sequence
     // attend to each other), in one launch.
     cuda::rope_kv_store(h16, qkv, ldqkv, inv_freq_, T, H, kv, d_meta_, interleaved_, s);
     if (attn_chunk_tokens_ > 0) cuda::attention_mma(qkv, ldqkv, att_, Q, T, H, kv, d_meta_, d_chunks_, s);
     else cuda::attention(h16, qkv, ldqkv, att_, Q, T, H, kv, d_meta_, s);
-    mm(att_, T, w.o, DType::F32, x_, true);  // x += att Wo^T
-    cuda::rms_norm(DType::F32, x_, w.ffn_norm, eps, h16, xn_, T, C, s);
-    if (T == 1 && !w.gu.is_4bit() && cuda::gemv_fits(h16, 1, C)) {
+    if (f8) cuda::fp8_quantize_rows(h16, att_, T, Q, h_, xs_, s);
+    matmul(att_, w.o, DType::F32, x_, true);  // x += att Wo^T
+    norm(w.ffn_norm);
+    if (!f8 && T == 1 && !w.gu.is_4bit() && cuda::gemv_fits(h16, 1, C)) {
       // One token, FP16: SwiGLU in the gate|up GEMV's epilogue (bitwise the two kernels below).
       cuda::gemv_swiglu_out(h16, xn_, 1, C, w.gu.f16, F, h_, s);
     } else {
-      mm(xn_, T, w.gu, h16, gu_, false);
-      cuda::swiglu(h16, gu_, static_cast<uint16_t*>(gu_) + F, 2 * F, h_, T, F, s);
+      matmul(xn_, w.gu, h16, gu_, false);
+      auto* up = static_cast<uint16_t*>(gu_) + F;
+      if (f8) cuda::swiglu_fp8(h16, gu_, up, 2 * F, h_, xs_, T, F, s);
+      else cuda::swiglu(h16, gu_, up, 2 * F, h_, T, F, s);
     }
-    mm(h_, T, w.down, DType::F32, x_, true);  // x += h Wdown^T
+    matmul(h_, w.down, DType::F32, x_, true);  // x += h Wdown^T
   }
 }
 

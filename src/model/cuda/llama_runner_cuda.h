@@ -23,7 +23,9 @@
 // matmul adding into the residual (for one token with FP16 Linears, SwiGLU runs in the gate|up
 // GEMV's epilogue). Each matmul site's kernel follows its weight and the rows M
 // (model/cuda/linear_cuda.h): FP16 -> GEMV for one row, else cuBLASLt; GPTQ 4-bit
-// -> W4A16 up to 64 rows, else dequantize + cuBLASLt. Norms stay fp32. The token embedding / LM head
+// -> W4A16 up to 64 rows, else dequantize + cuBLASLt. With `fp8_min_tokens`, passes that large
+// run FP16 Linears' e4m3 copies: the norms and SwiGLU write e4m3 rows instead of fp16, the
+// attention output is quantized before Wo. Norms stay fp32. The token embedding / LM head
 // (tied in Llama-3.2-1B: 525 MB in FP16, as much as all its 4-bit Linears) is FP16, or int8 with one
 // scale per row (ops/cuda/w8.h, quantized at upload; the default for 4-bit models, `head`): looked
 // up dequantized, and multiplied by the int8 GEMV for up to 16 rows (a greedy step reads half the
@@ -63,6 +65,15 @@ struct CudaRunnerOptions {
   // Linears run in 4 bits (VRAM for a GPTQ model's weights about a third of FP16's), else FP16.
   enum class Head { automatic, f16, int8 };
   Head head = Head::automatic;
+  // FP16 Linears: forward passes of at least this many tokens run their matmuls in FP8 (e4m3
+  // weights and activations with per-channel and per-token scales, ops/cuda/fp8.h), which Hopper's
+  // tensor cores multiply at twice the FP16 rate: for large prefills, at some cost in accuracy
+  // (docs/cuda-notes.md). Keeps an e4m3 copy of every Linear beside its FP16 one (+50 % of their
+  // VRAM). 0: never (the default); not for 4-bit Linears.
+  int fp8_min_tokens = 0;
+  // cuBLASLt's FP8 fast accumulation (Blas::matmul_fp8): ~1e-3 relative error on a 2048-long dot
+  // product against ~2e-4, both far under e4m3's own rounding (2^-4), for ~10 % more speed.
+  bool fp8_fast_accum = true;
 };
 
 class CudaLlamaRunner {
@@ -138,6 +149,7 @@ class CudaLlamaRunner {
   CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved, bool linears_4bit);
   void allocate();                 // everything but the Linears
   void allocate_f16_linears();     // FP16 Linears (filled by the caller)
+  void make_fp8_linears();         // their e4m3 copies (when fp8_), after they are filled
   // 4-bit Linears from `linear(layer, proj)` (proj as gptq_linear_prefix), then the scratch they need.
   void upload_gptq(const std::function<cuda::GptqView(int layer, int proj)>& linear);
   void allocate_scratch();         // LinearScratch for 4-bit sites (after the Linears exist)
@@ -180,6 +192,8 @@ class CudaLlamaRunner {
   LinearScratch scratch_;
   const void* tok_embd_ = nullptr;    // (V, C) fp16
   const void* output_ = nullptr;      // (V, C) fp16, tok_embd_ when tied
+  bool fp8_ = false;                  // fp8_min_tokens set and FP16 Linears: they have e4m3 copies
+  float* xs_ = nullptr;               //   and a pass's matmul input is e4m3 rows in h_ with scales (T)
   bool head_int8_ = false;            // then these instead of tok_embd_ / output_ (null):
   cuda::W8Weight embd8_, out8_;       // (V, C) int8 + (V) scales; out8_ = embd8_ when tied
   void* head_w16_ = nullptr;          // int8 head, more than 8 rows: (kHeadChunk, C) fp16 rows

@@ -102,6 +102,21 @@ __device__ __forceinline__ float block_sum(float v) {
   return warp_sum(v);
 }
 
+// The same for the maximum (of values >= 0: idle lanes contribute 0).
+__device__ __forceinline__ float block_max(float v) {
+  __shared__ float part[32];
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5, nw = int(blockDim.x) >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  v = lane < nw ? part[lane] : 0.0f;
+  return warp_max(v);
+}
+
+// SwiGLU's product for one gate value g and up value u: silu(g) * u.
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 // Programmatic dependent launch (sm_90): a kernel launched with the PDL attribute may start while the
 // kernel before it in the stream still runs; pdl_wait() blocks until that kernel has finished and
 // its writes are visible, so everything before it may only read what no earlier kernel writes (a

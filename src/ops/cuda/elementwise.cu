@@ -108,8 +108,6 @@ __global__ void rope_kernel(T* x, int64_t ld, const float* inv_freq, const int32
   v[ib] = from_f32<T>(rb);
 }
 
-__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 template <typename T>
 __global__ void swiglu_kernel(const T* gate, const T* up, int64_t ld_in, T* out, int64_t T_, int64_t F) {
   pdl_trigger();  // (as in rms_norm_kernel: the down matmul's weights)

@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
     if constexpr (kSwiglu) {
       // As gemv into fp16 gate | up followed by swiglu(): both sums rounded to T first.
       const float g = to_f32(from_f32<T>(row_sum(o))), u = to_f32(from_f32<T>(row_sum(o + O)));
-      *out = from_f32<Ty>(g / (1.0f + expf(-g)) * u);
+      *out = from_f32<Ty>(silu_mul(g, u));
     } else {
       const float v = row_sum(o);
       *out = from_f32<Ty>(accumulate ? to_f32(*out) + v : v);

@@ -4,6 +4,7 @@
 //
 //   si::cuda::Blas blas;                                         // one per stream user; holds the workspace
 //   blas.matmul(DType::F16, x, M, K, w, N, DType::F32, y, /*accumulate=*/true, stream);   // y += x W^T
+//   blas.matmul_fp8(xq, M, K, wq, N, DType::F32, y, true, /*fast_accum=*/false, stream);   // e4m3 rows (fp8.h)
 //   if (si::cuda::gemv_fits(DType::F16, M, K)) si::cuda::gemv(DType::F16, x, M, K, w, N, DType::F32, y, true, stream);
 //   si::cuda::matmul_rows(DType::F16, x, M, K, w, rows, R, y, stream);   // y (M, R) f32
 //   si::cuda::matmul_pairs(DType::F16, x, K, w, xrows, rows, R, y, stream);   // y (R) f32
@@ -21,6 +22,7 @@
 
 #include "core/dtype.h"
 #include "ops/cuda/device.h"
+#include "ops/cuda/fp8.h"
 
 namespace si::cuda {
 
@@ -34,11 +36,22 @@ class Blas {
   // x (M, K) and w (N, K) of type ab_t (F16, BF16 or F32); y (M, N) of type y_t.
   void matmul(DType ab_t, const void* x, int64_t M, int64_t K, const void* w, int64_t N, DType y_t, void* y,
               bool accumulate, cudaStream_t s);
+  // x (M, K) and w (N, K) as e4m3 rows with per-row scales (fp8.h): y[m][n] = x.scale[m] *
+  // w.scale[n] * sum_k x.q[m][k] w.q[n][k] (cuBLASLt's outer-vector scaling). Hopper's FP8 MMA
+  // keeps fewer bits than fp32 within a K step (~1e-4 relative error even at K = 64); cuBLASLt
+  // promotes the sums to fp32 every few steps unless fast_accum (~1e-3 at K = 2048, H100). y_t
+  // F32, F16 or BF16; K a multiple of 16; x.q and w.q 16-byte aligned.
+  void matmul_fp8(Fp8Rows x, int64_t M, int64_t K, Fp8Rows w, int64_t N, DType y_t, void* y, bool accumulate,
+                  bool fast_accum, cudaStream_t s);
 
  private:
   struct Plan;
+  // ab: the DType of x and w as an int, or kE4m3 / kE4m3Fast (matmul_fp8).
   using Key = std::tuple<int, int, int64_t, int64_t, int64_t, bool>;
-  Plan& plan(DType ab_t, DType y_t, int64_t M, int64_t N, int64_t K, bool accumulate);
+  static constexpr int kE4m3 = 1000, kE4m3Fast = 1001;
+  // (w_scale, x_scale: matmul_fp8's scale vectors, set before the heuristic runs.)
+  Plan& plan(int ab, DType y_t, int64_t M, int64_t N, int64_t K, bool accumulate, const float* w_scale,
+             const float* x_scale);
   void* handle_ = nullptr;  // cublasLtHandle_t
   DeviceBuffer workspace_;
   std::map<Key, std::unique_ptr<Plan>> plans_;

@@ -16,16 +16,11 @@
 #include "intent/llama_backend.h"
 #include "model/llama_model.h"
 #include "ops/cuda/device.h"
+#include "ops/cuda_test_util.h"
 #include "test_paths.h"
 
 namespace si {
 namespace {
-
-#define SI_REQUIRE_CUDA()                                                                                \
-  do {                                                                                                   \
-    if (!::si::cuda::available())                                                                        \
-      GTEST_SKIP() << "no CUDA device on this machine: GPU tests run on the GPU machine (scripts/gpu-check.sh)"; \
-  } while (0)
 
 // Forwards to another backend and records every logits call.
 class Recorder : public LmBackend {

@@ -13,16 +13,11 @@
 #include "model/llama_runner.h"
 #include "model/random_model.h"
 #include "ops/cuda/device.h"
+#include "ops/cuda_test_util.h"
 #include "test_paths.h"
 
 namespace si {
 namespace {
-
-#define SI_REQUIRE_CUDA()                                                                                \
-  do {                                                                                                   \
-    if (!::si::cuda::available())                                                                        \
-      GTEST_SKIP() << "no CUDA device on this machine: GPU tests run on the GPU machine (scripts/gpu-check.sh)"; \
-  } while (0)
 
 using test::Agreement;
 using test::compare;

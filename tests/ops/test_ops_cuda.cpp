@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "core/error.h"
 #include "cuda_test_util.h"
@@ -254,31 +257,38 @@ TEST(CudaArgmax, FirstLargestLikeTheHost) {
   }
 }
 
-// A cache of 4 slots; tokens of a prefill, a decode, a shared-prefix sequence and a long sequence in
-// one batch; GQA and plain multi-head configurations; then a batch of 300 such tokens.
-TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
-  SI_REQUIRE_CUDA();
-  const DType t = GetParam();
-  cuda::Stream s;
-  struct Cfg { int H, KVH, D; };
+// Attention test batches over a cache of 4 slots of 80 positions: `small` holds a prefill, a decode
+// step, a shared-prefix sequence and a long sequence's token; `big` 300 such tokens.
+struct AttentionBatches {
   std::vector<cuda::TokenMeta> small, big;
-  for (int p = 0; p < 10; ++p) small.push_back({0, p, 0, 0});  // prefill of slot 0
-  small.push_back({1, 40, 0, 0});                               // decode step of slot 1
-  for (int p = 20; p < 25; ++p) small.push_back({2, p, 3, 20}); // slot 2 reads [0, 20) from slot 3
-  small.push_back({2, 70, 3, 20});                              // three tiles, prefix included
-  for (int i = 0; i < 300; ++i) big.push_back(i % 3 == 2 ? cuda::TokenMeta{2, 20 + i % 60, 3, 20}
-                                                         : cuda::TokenMeta{i % 2, (i * 7) % 80, 0, 0});
-  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 4, 32}, Cfg{6, 2, 128}})
-  for (const auto* batch : {&small, &big}) {
-    const int S = 4, cap = 80, H = cfg.H, KVH = cfg.KVH, D = cfg.D;
-    const int64_t slot_elems = int64_t(KVH) * cap * D;
-    auto ck = rounded(randn(size_t(S * slot_elems), 20), t), cv = rounded(randn(size_t(S * slot_elems), 21), t);
-    const std::vector<cuda::TokenMeta>& meta = *batch;
-    const int64_t T = int64_t(meta.size());
+  AttentionBatches() {
+    for (int p = 0; p < 10; ++p) small.push_back({0, p, 0, 0});  // prefill of slot 0
+    small.push_back({1, 40, 0, 0});                               // decode step of slot 1
+    for (int p = 20; p < 25; ++p) small.push_back({2, p, 3, 20}); // slot 2 reads [0, 20) from slot 3
+    small.push_back({2, 70, 3, 20});                              // three tiles, prefix included
+    for (int i = 0; i < 300; ++i) big.push_back(i % 3 == 2 ? cuda::TokenMeta{2, 20 + i % 60, 3, 20}
+                                                           : cuda::TokenMeta{i % 2, (i * 7) % 80, 0, 0});
+  }
+};
+
+// One attention problem: random keys and values of the 4 slots, q inside fused qkv rows, and the
+// fp32 reference output (T, H, D) over the rounded values.
+struct AttentionCase {
+  static constexpr int kSlots = 4, kCap = 80;
+  int H, KVH, D;
+  int64_t T, ldq;  // ldq: q's row stride inside a q|k|v row
+  std::vector<float> ck, cv, qfull, ref;
+
+  AttentionCase(const std::vector<cuda::TokenMeta>& meta, int h, int kvh, int d, DType t, uint32_t seed)
+      : H(h), KVH(kvh), D(d), T(int64_t(meta.size())), ldq(int64_t(h) * d + 2 * int64_t(kvh) * d) {
+    const int64_t slot_elems = int64_t(KVH) * kCap * D;
+    ck = rounded(randn(size_t(kSlots * slot_elems), seed), t);
+    cv = rounded(randn(size_t(kSlots * slot_elems), seed + 1), t);
+    qfull = rounded(randn(size_t(T * ldq), seed + 2), t);
     std::vector<ops::AttnSource> src;
     std::vector<int32_t> pos;
     for (const auto& m : meta) {
-      ops::AttnSource a{ck.data() + m.slot * slot_elems, cv.data() + m.slot * slot_elems, cap};
+      ops::AttnSource a{ck.data() + m.slot * slot_elems, cv.data() + m.slot * slot_elems, kCap};
       if (m.prefix_len > 0) {
         a.prefix_k = ck.data() + m.prefix_slot * slot_elems;
         a.prefix_v = cv.data() + m.prefix_slot * slot_elems;
@@ -287,17 +297,31 @@ TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
       src.push_back(a);
       pos.push_back(m.pos);
     }
-    const int64_t ldq = int64_t(H) * D + 2 * int64_t(KVH) * D;  // q inside a fused qkv row
-    auto qfull = rounded(randn(size_t(T * ldq), 22), t);
-    std::vector<float> q(size_t(T * H * D)), ref(q.size());
+    std::vector<float> q(size_t(T * H * D));
+    ref.resize(q.size());
     for (int64_t i = 0; i < T; ++i)
       for (int64_t j = 0; j < H * D; ++j) q[size_t(i * H * D + j)] = qfull[size_t(i * ldq + j)];
     ops::attention_ref(view(q, {T, H, D}), view(ref, {T, H, D}), KVH, src, pos);
-    DeviceTensor dq(qfull, t, s), dk(ck, t, s), dv(cv, t, s), out(q.size(), t, s);
-    auto dmeta = upload_vec(meta, s);
-    const cuda::KvLayer layer{dk.data(), dv.data(), t, KVH, D, cap};
-    cuda::attention(t, dq.data(), ldq, out.data(), int64_t(H) * D, T, H, layer, dmeta.as<cuda::TokenMeta>(), s.get());
-    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t)) << "H=" << H << " KVH=" << KVH << " D=" << D << " T=" << T;
+  }
+  std::string name() const { return fmt::format("H={} KVH={} D={} T={}", H, KVH, D, T); }
+};
+
+// GQA and plain multi-head configurations on both batches.
+TEST_P(CudaOps, AttentionPrefillDecodeAndSharedPrefix) {
+  SI_REQUIRE_CUDA();
+  const DType t = GetParam();
+  cuda::Stream s;
+  struct Cfg { int H, KVH, D; };
+  const AttentionBatches b;
+  for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 4, 32}, Cfg{6, 2, 128}})
+  for (const auto* batch : {&b.small, &b.big}) {
+    const AttentionCase c(*batch, cfg.H, cfg.KVH, cfg.D, t, 20);
+    DeviceTensor dq(c.qfull, t, s), dk(c.ck, t, s), dv(c.cv, t, s), out(c.ref.size(), t, s);
+    auto dmeta = upload_vec(*batch, s);
+    const cuda::KvLayer layer{dk.data(), dv.data(), t, c.KVH, c.D, AttentionCase::kCap};
+    cuda::attention(t, dq.data(), c.ldq, out.data(), int64_t(c.H) * c.D, c.T, c.H, layer, dmeta.as<cuda::TokenMeta>(),
+                    s.get());
+    EXPECT_LT(rel_err(out.download(s), c.ref), tolerance(t)) << c.name();
   }
 }
 
@@ -309,55 +333,30 @@ TEST(CudaAttentionMma, MatchesReference) {
   const DType t = DType::F16;
   cuda::Stream s;
   struct Cfg { int H, KVH, D; };
-  std::vector<cuda::TokenMeta> small, big, runs;
-  for (int p = 0; p < 10; ++p) small.push_back({0, p, 0, 0});
-  small.push_back({1, 40, 0, 0});
-  for (int p = 20; p < 25; ++p) small.push_back({2, p, 3, 20});
-  small.push_back({2, 70, 3, 20});
-  for (int i = 0; i < 300; ++i) big.push_back(i % 3 == 2 ? cuda::TokenMeta{2, 20 + i % 60, 3, 20}
-                                                         : cuda::TokenMeta{i % 2, (i * 7) % 80, 0, 0});
-  for (int p = 0; p < 70; ++p) runs.push_back({0, p, 0, 0});       // 70 tokens: several chunks
-  runs.push_back({1, 79, 0, 0});                                    // a decode step, all 80 keys
-  for (int p = 20; p < 57; ++p) runs.push_back({2, p, 3, 20});     // after a 20-token shared prefix
+  const AttentionBatches b;
+  const std::vector<cuda::TokenMeta> runs = [] {
+    std::vector<cuda::TokenMeta> r;
+    for (int p = 0; p < 70; ++p) r.push_back({0, p, 0, 0});       // 70 tokens: several chunks
+    r.push_back({1, 79, 0, 0});                                    // a decode step, all 80 keys
+    for (int p = 20; p < 57; ++p) r.push_back({2, p, 3, 20});     // after a 20-token shared prefix
+    return r;
+  }();
   for (const Cfg cfg : {Cfg{8, 2, 64}, Cfg{4, 2, 64}, Cfg{4, 4, 64}, Cfg{16, 1, 128}, Cfg{8, 1, 64}})
-  for (const auto* batch : {&small, &big, &runs}) {
-    const int S = 4, cap = 80, H = cfg.H, KVH = cfg.KVH, D = cfg.D;
-    const int per_chunk = cuda::attention_mma_chunk_tokens(t, H, KVH, D);
-    ASSERT_GT(per_chunk, 0) << "H=" << H << " KVH=" << KVH << " D=" << D;
-    const int64_t slot_elems = int64_t(KVH) * cap * D;
-    auto ck = rounded(randn(size_t(S * slot_elems), 40), t), cv = rounded(randn(size_t(S * slot_elems), 41), t);
-    const std::vector<cuda::TokenMeta>& meta = *batch;
-    const int64_t T = int64_t(meta.size());
-    std::vector<ops::AttnSource> src;
-    std::vector<int32_t> pos;
-    for (const auto& m : meta) {
-      ops::AttnSource a{ck.data() + m.slot * slot_elems, cv.data() + m.slot * slot_elems, cap};
-      if (m.prefix_len > 0) {
-        a.prefix_k = ck.data() + m.prefix_slot * slot_elems;
-        a.prefix_v = cv.data() + m.prefix_slot * slot_elems;
-        a.prefix_len = m.prefix_len;
-      }
-      src.push_back(a);
-      pos.push_back(m.pos);
-    }
-    const int64_t ldq = int64_t(H) * D + 2 * int64_t(KVH) * D;
-    auto qfull = rounded(randn(size_t(T * ldq), 42), t);
-    std::vector<float> q(size_t(T * H * D)), ref(q.size());
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t j = 0; j < H * D; ++j) q[size_t(i * H * D + j)] = qfull[size_t(i * ldq + j)];
-    ops::attention_ref(view(q, {T, H, D}), view(ref, {T, H, D}), KVH, src, pos);
-    std::vector<int32_t> chunks(size_t(T + 2));
-    const int n = cuda::attention_chunks(meta.data(), T, per_chunk, chunks.data());
+  for (const auto* batch : {&b.small, &b.big, &runs}) {
+    const int per_chunk = cuda::attention_mma_chunk_tokens(t, cfg.H, cfg.KVH, cfg.D);
+    ASSERT_GT(per_chunk, 0) << "H=" << cfg.H << " KVH=" << cfg.KVH << " D=" << cfg.D;
+    const AttentionCase c(*batch, cfg.H, cfg.KVH, cfg.D, t, 40);
+    std::vector<int32_t> chunks(size_t(c.T + 2));
+    const int n = cuda::attention_chunks(batch->data(), c.T, per_chunk, chunks.data());
     EXPECT_GE(n, 1);
-    DeviceTensor dq(qfull, t, s), dk(ck, t, s), dv(cv, t, s);
-    DeviceTensor out(q.size(), t, s);  // NaN-filled: every output row must be written
-    auto dmeta = upload_vec(meta, s);
+    DeviceTensor dq(c.qfull, t, s), dk(c.ck, t, s), dv(c.cv, t, s);
+    DeviceTensor out(c.ref.size(), t, s);  // NaN-filled: every output row must be written
+    auto dmeta = upload_vec(*batch, s);
     auto dchunks = upload_vec(chunks, s);
-    const cuda::KvLayer layer{dk.data(), dv.data(), t, KVH, D, cap};
-    cuda::attention_mma(dq.data(), ldq, out.data(), int64_t(H) * D, T, H, layer, dmeta.as<cuda::TokenMeta>(),
-                        dchunks.as<int32_t>(), s.get());
-    EXPECT_LT(rel_err(out.download(s), ref), tolerance(t))
-        << "H=" << H << " KVH=" << KVH << " D=" << D << " T=" << T << " chunks=" << n;
+    const cuda::KvLayer layer{dk.data(), dv.data(), t, c.KVH, c.D, AttentionCase::kCap};
+    cuda::attention_mma(dq.data(), c.ldq, out.data(), int64_t(c.H) * c.D, c.T, c.H, layer,
+                        dmeta.as<cuda::TokenMeta>(), dchunks.as<int32_t>(), s.get());
+    EXPECT_LT(rel_err(out.download(s), c.ref), tolerance(t)) << c.name() << " chunks=" << n;
   }
 }
 

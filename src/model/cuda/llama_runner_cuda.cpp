@@ -65,6 +65,9 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
   SI_CHECK(opt.fp8_min_tokens >= 0, "cuda runner: fp8_min_tokens must be 0 (off) or more, got {}", opt.fp8_min_tokens);
   fp8_ = opt.fp8_min_tokens > 0 && !linears_4bit;
   SI_CHECK(cuda::available(), "cuda runner: no CUDA device");
+  SI_CHECK(!fp8_ || cuda::compute_capability() >= 89,
+           "cuda runner: FP8 matmuls (fp8_min_tokens {}) need a GPU of compute capability 8.9 or newer (Ada, "
+           "Hopper); this one is {}: leave fp8_min_tokens at 0", opt.fp8_min_tokens, cuda::device_description());
   len_.assign(size_t(opt.n_slots), 0);
   prefix_slot_.assign(size_t(opt.n_slots), -1);
   prefix_len_.assign(size_t(opt.n_slots), 0);

@@ -34,6 +34,14 @@ std::string device_description() {
                      double(p.totalGlobalMem) / double(1 << 30));
 }
 
+int compute_capability() {
+  int dev = 0, major = 0, minor = 0;
+  SI_CUDA_CHECK(cudaGetDevice(&dev));
+  SI_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  SI_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  return 10 * major + minor;
+}
+
 size_t bytes_allocated() { return g_bytes.load(); }
 
 void set_pdl(bool on) { g_pdl.store(on); }

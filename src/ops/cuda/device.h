@@ -25,6 +25,8 @@ namespace si::cuda {
 bool available();
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; requires available().
 std::string device_description();
+// The current device's compute capability as 10 * major + minor (90 for sm_90); requires available().
+int compute_capability();
 // Bytes currently held by DeviceBuffer / DeviceArena allocations of this process.
 size_t bytes_allocated();
 

@@ -18,16 +18,6 @@ namespace {
 constexpr int kWarps = 8;   // weight rows per block
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane (a 2048-wide row: all of it)
 
-__device__ __forceinline__ float block_max(float v) {
-  __shared__ float part[32];
-  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5, nw = int(blockDim.x) >> 5;
-  v = warp_max(v);
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  v = lane < nw ? part[lane] : 0.0f;
-  return warp_max(v);
-}
-
 // One block per row.
 template <typename T>
 __global__ void quantize_kernel(const T* src, int64_t K, int8_t* q, float* scale) {

@@ -163,7 +163,8 @@ void BM_CartQuery(benchmark::State& st) {
   const int cache_slots = 2;
   auto runner = CudaLlamaRunner::random(llama_config_preset("llama-3.2-1b"), 1,
                                         {.n_slots = cache_slots + B, .capacity = 512, .max_tokens = 4096,
-                                         .graph_max_tokens = 256, .mma_attention = st.range(1) != 0});
+                                         .graph_max_tokens = 256, .mma_attention = st.range(1) != 0,
+                                         .fp8_min_tokens = int(st.range(2))});
   CudaBackend backend(std::move(runner));
   run_cart_queries(st, backend, *tok, spec, B, cache_slots);
 }
@@ -183,12 +184,15 @@ void BM_CartQueryHost(benchmark::State& st) {
 }  // namespace
 
 // mma_attn 0: the CUDA-core attention kernel instead of the tensor-core one (the reference).
-BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn"})->Args({1, 1})->Args({1, 0})->Iterations(30)
+// fp8: CudaRunnerOptions::fp8_min_tokens (0: FP16 matmuls throughout; 256: a batch's request
+// prefill (~20 tokens a request) in FP8, the 212-token catalog prefill and the decode steps of up
+// to 128 sequences in FP16).
+BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn", "fp8"})->Args({1, 1, 0})->Args({1, 0, 0})->Iterations(30)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn"})->Args({32, 1})->Args({32, 0})->Iterations(10)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn"})->Args({64, 1})->Args({128, 1})->Iterations(5)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn", "fp8"})->Args({32, 1, 0})->Args({32, 0, 0})->Args({32, 1, 256})
+    ->Iterations(10)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CartQuery)->ArgNames({"batch", "mma_attn", "fp8"})->Args({64, 1, 0})->Args({128, 1, 0})
+    ->Args({128, 1, 256})->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CartQueryHost)->ArgName("batch")->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {

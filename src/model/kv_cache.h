@@ -6,15 +6,15 @@
 //   kv.copy_slot(0, 4, 120);          // slot 4 gets a private copy of them
 //
 // A shared prefix is read in place by attention (ops::AttnSource::prefix_*): prefill a shop's
-// catalog once into a slot and start every request's slot from it. The prefix slot must not be
-// rewritten below the shared length while others share it.
+// catalog once into a slot and start every request's slot from it. The slots' lengths and prefixes
+// are a SlotTable (model/slot_table.h), as in the CUDA runner.
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "core/arena.h"
 #include "formats/llama_config.h"
+#include "model/slot_table.h"
 #include "ops/attention.h"
 
 namespace si {
@@ -28,10 +28,10 @@ class KvCache {
   size_t bytes() const { return arena_.bytes_used(); }
   size_t slot_bytes() const { return bytes() / size_t(n_slots_); }
 
-  int length(int slot) const { return len_[check(slot)]; }
-  void set_length(int slot, int n);  // after a forward appended tokens (the runner does this)
-  void clear(int slot);
-  void share_prefix(int src, int dst, int n_tokens);
+  int length(int slot) const { return slots_.length(slot); }
+  void set_length(int slot, int n) { slots_.set_length(slot, n); }  // after a forward appended tokens
+  void clear(int slot) { slots_.clear(slot); }
+  void share_prefix(int src, int dst, int n_tokens) { slots_.share_prefix(src, dst, n_tokens); }
   void copy_slot(int src, int dst, int n_tokens);
 
   // (KVH, capacity, D) blocks of layer `layer`, slot `slot`.
@@ -41,7 +41,6 @@ class KvCache {
   ops::AttnSource source(int layer, int slot);
 
  private:
-  size_t check(int slot) const;
   float* base(int layer, int slot, int kv) {
     return data_ + ((size_t(layer) * size_t(n_slots_) + size_t(slot)) * 2 + size_t(kv)) * slot_floats_;
   }
@@ -49,9 +48,7 @@ class KvCache {
   float* data_ = nullptr;
   int n_layers_, n_slots_, capacity_, kvh_, head_dim_;
   size_t slot_floats_;           // KVH * capacity * D
-  std::vector<int> len_;         // tokens in each slot (shared prefix included)
-  std::vector<int> prefix_slot_; // -1 or the slot whose first prefix_len_ positions this one reads
-  std::vector<int> prefix_len_;
+  SlotTable slots_;
 };
 
 }  // namespace si

@@ -56,7 +56,7 @@ void upload_f32(const TensorView& w, void* dst, const cuda::Stream& s) {
 }  // namespace
 
 CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, bool interleaved, bool linears_4bit)
-    : cfg_(cfg), opt_(opt), interleaved_(interleaved) {
+    : cfg_(cfg), opt_(opt), interleaved_(interleaved), slots_(opt.n_slots, opt.capacity, "cuda runner") {
   using Head = CudaRunnerOptions::Head;
   head_int8_ = opt.head == Head::int8 || (opt.head == Head::automatic && linears_4bit);
   SI_CHECK(opt.n_slots > 0 && opt.capacity > 0 && opt.max_tokens > 0,
@@ -68,9 +68,6 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
   SI_CHECK(!fp8_ || cuda::compute_capability() >= 89,
            "cuda runner: FP8 matmuls (fp8_min_tokens {}) need a GPU of compute capability 8.9 or newer (Ada, "
            "Hopper); this one is {}: leave fp8_min_tokens at 0", opt.fp8_min_tokens, cuda::device_description());
-  len_.assign(size_t(opt.n_slots), 0);
-  prefix_slot_.assign(size_t(opt.n_slots), -1);
-  prefix_len_.assign(size_t(opt.n_slots), 0);
   allocate();
 }
 
@@ -333,11 +330,6 @@ int CudaLlamaRunner::linears_4bit() const {
   return n;
 }
 
-size_t CudaLlamaRunner::check_slot(int slot) const {
-  SI_CHECK(slot >= 0 && slot < opt_.n_slots, "cuda runner: slot {} out of range [0, {})", slot, opt_.n_slots);
-  return size_t(slot);
-}
-
 cuda::KvLayer CudaLlamaRunner::kv_layer(int l) const {
   const size_t layer_elems = size_t(opt_.n_slots) * size_t(cfg_.kv_dim()) * size_t(opt_.capacity);
   auto* base = static_cast<uint16_t*>(kv_base_) + size_t(l) * 2 * layer_elems;
@@ -466,8 +458,8 @@ void CudaLlamaRunner::stage(std::span<const int32_t> tokens, std::span<const int
              t, cfg_.vocab_size);
     ids[t] = id;
     p[t] = ps;
-    const int pre = prefix_slot_[size_t(s)];
-    meta[t] = cuda::TokenMeta{s, ps, pre >= 0 ? pre : s, pre >= 0 ? prefix_len_[size_t(s)] : 0};
+    const int pre = slots_.prefix_slot(s);
+    meta[t] = cuda::TokenMeta{s, ps, pre >= 0 ? pre : s, pre >= 0 ? slots_.prefix_len(s) : 0};
   }
   if (attn_chunk_tokens_ > 0) cuda::attention_chunks(meta, T, attn_chunk_tokens_, reinterpret_cast<int32_t*>(meta + opt_.max_tokens));
   for (int64_t i = 0; i < n_out; ++i) {
@@ -511,10 +503,8 @@ void CudaLlamaRunner::run(std::span<const int32_t> tokens, std::span<const int32
                           std::span<const int32_t> pos, std::span<const int32_t> out_rows, bool greedy) {
   stage(tokens, slots, pos, out_rows);
   execute(int64_t(tokens.size()), int64_t(out_rows.size()), greedy);
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const size_t s = size_t(slots[t]);
-    len_[s] = std::max(len_[s], pos[t] + 1);
-  }
+  for (size_t t = 0; t < tokens.size(); ++t)
+    slots_.set_length(slots[t], std::max(slots_.length(slots[t]), pos[t] + 1));
 }
 
 void CudaLlamaRunner::forward(std::span<const int32_t> tokens, std::span<const int32_t> slots,
@@ -572,7 +562,7 @@ void CudaLlamaRunner::generate_greedy(std::span<const Append> batch, int n_new, 
   const int64_t B = int64_t(batch.size());
   std::vector<bool> used(size_t(opt_.n_slots), false);
   for (const Append& a : batch) {
-    const size_t s = check_slot(a.slot);
+    const size_t s = slots_.check(a.slot);
     SI_CHECK(!used[s], "generate: slot {} appears twice in one batch", a.slot);
     used[s] = true;
     SI_CHECK(a.n_tokens >= 1 && length(a.slot) + a.n_tokens + n_new - 1 <= opt_.capacity,
@@ -594,7 +584,7 @@ void CudaLlamaRunner::generate_greedy(std::span<const Append> batch, int n_new, 
     for (int64_t b = 0; b < B; ++b) {
       const int slot = batch[size_t(b)].slot;
       step_slots.push_back(slot);
-      step_pos.push_back(len_[size_t(slot)]);
+      step_pos.push_back(slots_.length(slot));
       step_rows.push_back(int32_t(b));
     }
     const std::vector<int32_t> placeholder(size_t(B), 0);  // replaced by greedy_feed
@@ -603,7 +593,7 @@ void CudaLlamaRunner::generate_greedy(std::span<const Append> batch, int n_new, 
       cuda::greedy_feed(d_next_, B, gen, n_new, i - 1, d_ids_, d_pos_, d_meta_, /*advance=*/i > 1, st);
       execute(B, B, true);
     }
-    for (const int32_t slot : step_slots) len_[size_t(slot)] += n_new - 1;
+    for (const int32_t slot : step_slots) slots_.set_length(slot, slots_.length(slot) + n_new - 1);
   }
   cuda::greedy_feed(d_next_, B, gen, n_new, n_new - 1, nullptr, nullptr, nullptr, false, st);
   SI_CUDA_CHECK(cudaMemcpyAsync(out, gen, size_t(B * n_new) * sizeof(int32_t), cudaMemcpyDeviceToHost, st));
@@ -689,60 +679,28 @@ std::vector<float> CudaLlamaRunner::eval(int slot, std::span<const int32_t> ids)
   return out;
 }
 
-void CudaLlamaRunner::clear(int slot) {
-  len_[check_slot(slot)] = 0;
-  prefix_slot_[size_t(slot)] = -1;
-  prefix_len_[size_t(slot)] = 0;
-}
-
-void CudaLlamaRunner::share_prefix(int src, int dst, int n_tokens) {
-  check_slot(src);
-  check_slot(dst);
-  SI_CHECK(src != dst, "cuda runner: cannot share slot {} with itself", src);
-  SI_CHECK(n_tokens >= 0 && n_tokens <= len_[size_t(src)], "cuda runner: slot {} holds {} tokens, cannot share {}",
-           src, len_[size_t(src)], n_tokens);
-  int from = src;
-  if (prefix_slot_[size_t(src)] >= 0) {
-    SI_CHECK(n_tokens <= prefix_len_[size_t(src)], "cuda runner: slot {} itself shares a prefix of {} tokens; share "
-             "at most those or use copy_slot", src, prefix_len_[size_t(src)]);
-    from = prefix_slot_[size_t(src)];
-  }
-  prefix_slot_[size_t(dst)] = n_tokens > 0 ? from : -1;
-  prefix_len_[size_t(dst)] = n_tokens;
-  len_[size_t(dst)] = n_tokens;
-}
-
 void CudaLlamaRunner::copy_slot(int src, int dst, int n_tokens) {
-  check_slot(src);
-  check_slot(dst);
-  SI_CHECK(n_tokens >= 0 && n_tokens <= len_[size_t(src)], "cuda runner: slot {} holds {} tokens, cannot copy {}",
-           src, len_[size_t(src)], n_tokens);
-  if (src == dst) {
-    len_[size_t(dst)] = n_tokens;
-    return;
-  }
-  const int pre = prefix_slot_[size_t(src)];
-  const int n_pre = pre >= 0 ? std::min(n_tokens, prefix_len_[size_t(src)]) : 0;
+  const SlotCopy c = slots_.copy(src, dst, n_tokens);
+  if (c.in_place) return;
   const size_t D = size_t(cfg_.head_dim), cap = size_t(opt_.capacity), KVH = size_t(cfg_.n_kv_heads);
   const size_t pitch = cap * D * 2, slot_bytes = KVH * pitch;
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const cuda::KvLayer kv = kv_layer(l);
     for (void* base : {kv.k, kv.v}) {
       char* b = static_cast<char*>(base);
-      // Positions [0, n_pre) from the prefix slot, the rest from src itself; one row per kv head.
-      if (n_pre > 0)
-        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes, pitch, b + size_t(pre) * slot_bytes, pitch,
-                                        size_t(n_pre) * D * 2, KVH, cudaMemcpyDeviceToDevice, stream_.get()));
-      if (n_tokens > n_pre)
-        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes + size_t(n_pre) * D * 2, pitch,
-                                        b + size_t(src) * slot_bytes + size_t(n_pre) * D * 2, pitch,
-                                        size_t(n_tokens - n_pre) * D * 2, KVH, cudaMemcpyDeviceToDevice,
+      // Positions [0, n_prefix) from the prefix slot (unless dst is that slot: already there), the
+      // rest from src itself; one row per kv head.
+      if (c.n_prefix > 0 && c.prefix_slot != dst)
+        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes, pitch, b + size_t(c.prefix_slot) * slot_bytes,
+                                        pitch, size_t(c.n_prefix) * D * 2, KVH, cudaMemcpyDeviceToDevice,
+                                        stream_.get()));
+      if (n_tokens > c.n_prefix)
+        SI_CUDA_CHECK(cudaMemcpy2DAsync(b + size_t(dst) * slot_bytes + size_t(c.n_prefix) * D * 2, pitch,
+                                        b + size_t(src) * slot_bytes + size_t(c.n_prefix) * D * 2, pitch,
+                                        size_t(n_tokens - c.n_prefix) * D * 2, KVH, cudaMemcpyDeviceToDevice,
                                         stream_.get()));
     }
   }
-  prefix_slot_[size_t(dst)] = -1;
-  prefix_len_[size_t(dst)] = 0;
-  len_[size_t(dst)] = n_tokens;
 }
 
 }  // namespace si

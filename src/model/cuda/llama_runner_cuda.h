@@ -45,6 +45,7 @@
 #include "formats/llama_config.h"
 #include "model/cuda/linear_cuda.h"
 #include "model/llama_model.h"
+#include "model/slot_table.h"
 #include "ops/cuda/cuda_ops.h"
 #include "ops/cuda/device.h"
 #include "ops/cuda/matmul.h"
@@ -122,9 +123,9 @@ class CudaLlamaRunner {
   int n_slots() const { return opt_.n_slots; }
   int capacity() const { return opt_.capacity; }
   int max_tokens() const { return opt_.max_tokens; }  // tokens of one forward pass
-  int length(int slot) const { return len_[check_slot(slot)]; }
-  void clear(int slot);
-  void share_prefix(int src, int dst, int n_tokens);
+  int length(int slot) const { return slots_.length(slot); }
+  void clear(int slot) { slots_.clear(slot); }
+  void share_prefix(int src, int dst, int n_tokens) { slots_.share_prefix(src, dst, n_tokens); }
   void copy_slot(int src, int dst, int n_tokens);
 
   const LlamaConfig& config() const { return cfg_; }
@@ -178,7 +179,6 @@ class CudaLlamaRunner {
   // An append batch as forward's arrays (positions from the slots' lengths; one output row per entry).
   void flatten(std::span<const Append> batch, std::vector<int32_t>* tokens, std::vector<int32_t>* slots,
                std::vector<int32_t>* pos, std::vector<int32_t>* out_rows) const;
-  size_t check_slot(int slot) const;
   cuda::KvLayer kv_layer(int l) const;
 
   LlamaConfig cfg_;
@@ -228,7 +228,7 @@ class CudaLlamaRunner {
   // exist after one).
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
   std::map<std::pair<int64_t, int64_t>, int> seen_;
-  std::vector<int> len_, prefix_slot_, prefix_len_;
+  SlotTable slots_;  // lengths and shared prefixes, as the CPU's KvCache keeps them
 };
 
 }  // namespace si

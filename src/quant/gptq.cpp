@@ -82,6 +82,8 @@ struct Grid {
   bool sym, v1_zero;
   std::vector<float> scale, zero;  // (out)
 
+  static Grid for_options(const GptqOptions& o) { return Grid{(1 << o.bits) - 1, o.sym, o.v1_zero && !o.sym, {}, {}}; }
+
   // x (n, out) rows of Wt: the group's inputs.
   void find(const float* x, int64_t n, int64_t out) {
     scale.resize(size_t(out));
@@ -122,6 +124,14 @@ void check_options(const GptqOptions& o, int64_t out, int64_t in) {
   GptqLayout{o.bits, o.group_size, in, out}.validate("GPTQ");
   SI_CHECK(o.damp_percent > 0 && o.damp_percent < 1, "GPTQ: damp_percent {} must be in (0, 1)", o.damp_percent);
   SI_CHECK(o.block_size > 0, "GPTQ: block_size {} must be positive", o.block_size);
+}
+
+// Wt (in, out) of W (out, in): column i of W is the contiguous row i, as the solve walks inputs.
+big_vector<float> transposed(const float* w, int64_t out, int64_t in) {
+  big_vector<float> wt(size_t(in * out));
+  for (int64_t oo = 0; oo < out; ++oo)
+    for (int64_t i = 0; i < in; ++i) wt[size_t(i * out + oo)] = w[oo * in + i];
+  return wt;
 }
 
 GptqUnpacked empty_codes(const GptqOptions& o, int64_t out, int64_t in) {
@@ -218,12 +228,8 @@ GptqResult gptq_quantize(const float* w, int64_t out, int64_t in, const GptqHess
   GptqResult r;
   r.codes = empty_codes(o, out, in);
   const int64_t gs = o.group_size < 0 ? in : o.group_size;
-  Grid grid{(1 << o.bits) - 1, o.sym, o.v1_zero && !o.sym, {}, {}};
-
-  // Wt (in, out): column i of W is the contiguous row i here.
-  big_vector<float> wt(size_t(in * out));
-  for (int64_t oo = 0; oo < out; ++oo)
-    for (int64_t i = 0; i < in; ++i) wt[size_t(i * out + oo)] = w[oo * in + i];
+  Grid grid = Grid::for_options(o);
+  big_vector<float> wt = transposed(w, out, in);
   // Per-channel: AutoGPTQ finds the grid once, from W as given (before dead columns are zeroed).
   if (o.group_size < 0) {
     grid.find(wt.data(), in, out);
@@ -320,10 +326,8 @@ GptqResult rtn_quantize(const float* w, int64_t out, int64_t in, const GptqOptio
   GptqResult r;
   r.codes = empty_codes(o, out, in);
   const int64_t gs = o.group_size < 0 ? in : o.group_size;
-  Grid grid{(1 << o.bits) - 1, o.sym, o.v1_zero && !o.sym, {}, {}};
-  big_vector<float> wt(size_t(in * out));
-  for (int64_t oo = 0; oo < out; ++oo)
-    for (int64_t i = 0; i < in; ++i) wt[size_t(i * out + oo)] = w[oo * in + i];
+  Grid grid = Grid::for_options(o);
+  const big_vector<float> wt = transposed(w, out, in);
   r.w.assign(size_t(out * in), 0.0f);
   for (int64_t g0 = 0; g0 < in; g0 += gs) {
     const int64_t n = std::min(gs, in - g0);

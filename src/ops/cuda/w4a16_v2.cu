@@ -245,8 +245,10 @@ bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool a
   return true;
 }
 
+}  // namespace
+
 template <typename Ty>
-bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
+bool launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
   if (w.group_size % 64 != 0 || M < 1 || M > 64) return false;
   const size_t smem = M <= 8 ? size_t(M) * size_t(w.K + kSmemPad) * 2 : 0;
   if (smem > size_t(kMaxSmem) - 16 * 1024) return false;  // (the reduction's static 16 KB beside it)
@@ -255,16 +257,8 @@ bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, boo
   if (M <= 32) return go_nb<4, Ty>(w, x, M, y, ldy, accumulate, smem, s);
   return go_nb<8, Ty>(w, x, M, y, ldy, accumulate, smem, s);
 }
-
-}  // namespace
-
-bool launch(const W4Weight& w, const __half* x, int M, float* y, int64_t ldy, bool accumulate, cudaStream_t s) {
-  return launch_t(w, x, M, y, ldy, accumulate, s);
-}
-bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, bool accumulate, cudaStream_t s) {
-  return launch_t(w, x, M, y, ldy, accumulate, s);
-}
-
+template bool launch(const W4Weight&, const __half*, int, float*, int64_t, bool, cudaStream_t);
+template bool launch(const W4Weight&, const __half*, int, __half*, int64_t, bool, cudaStream_t);
 
 void force_warps(int warps) {
   SI_CHECK(warps == 0 || warps == 4 || warps == 8 || warps == 16, "w4a16 v2: {} warps per block (0, 4, 8 or 16)",

@@ -14,8 +14,9 @@ namespace si::cuda::v2 {
 // Launches the kernel for M <= 64 rows when it handles this weight and shape (groups of >= 64
 // inputs; for M <= 8, x fitting in shared memory; see go_nb in the .cu); returns false (nothing
 // launched) otherwise.
-bool launch(const W4Weight& w, const __half* x, int M, float* y, int64_t ldy, bool accumulate, cudaStream_t s);
-bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, bool accumulate, cudaStream_t s);
+// y: float or __half (both instantiated in the .cu).
+template <typename Ty>
+bool launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s);
 
 // Benchmarks: warps per block (4, 8 or 16; 0 = chosen from the shape, see the .cu).
 void force_warps(int warps);

@@ -254,8 +254,10 @@ bool go_nb(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool a
   return true;
 }
 
+}  // namespace
+
 template <typename Ty>
-bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
+bool launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s) {
   if (w.group_size % 128 != 0 || M < 1 || M > 16) return false;
   int S = g_force_s;
   if (S == 0) {
@@ -267,15 +269,8 @@ bool launch_t(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, boo
   if (M <= 8) return go_nb<1, Ty>(w, x, M, y, ldy, accumulate, S, s);
   return go_nb<2, Ty>(w, x, M, y, ldy, accumulate, S, s);
 }
-
-}  // namespace
-
-bool launch(const W4Weight& w, const __half* x, int M, float* y, int64_t ldy, bool accumulate, cudaStream_t s) {
-  return launch_t(w, x, M, y, ldy, accumulate, s);
-}
-bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, bool accumulate, cudaStream_t s) {
-  return launch_t(w, x, M, y, ldy, accumulate, s);
-}
+template bool launch(const W4Weight&, const __half*, int, float*, int64_t, bool, cudaStream_t);
+template bool launch(const W4Weight&, const __half*, int, __half*, int64_t, bool, cudaStream_t);
 
 void force_split(int s) {
   SI_CHECK(s == 0 || s == 2 || s == 4 || s == 8, "w4a16 v3: {} chunks per warp (0, 2, 4 or 8)", s);

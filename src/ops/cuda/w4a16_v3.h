@@ -14,8 +14,9 @@ namespace si::cuda::v3 {
 // Launches the kernel when it handles this weight and shape (groups of 128 inputs or a multiple;
 // M up to auto_rows, or up to 16 when forced; x fitting in shared memory); returns false (nothing
 // launched) otherwise.
-bool launch(const W4Weight& w, const __half* x, int M, float* y, int64_t ldy, bool accumulate, cudaStream_t s);
-bool launch(const W4Weight& w, const __half* x, int M, __half* y, int64_t ldy, bool accumulate, cudaStream_t s);
+// y: float or __half (both instantiated in the .cu).
+template <typename Ty>
+bool launch(const W4Weight& w, const __half* x, int M, Ty* y, int64_t ldy, bool accumulate, cudaStream_t s);
 
 // Benchmarks: 64-input chunks per warp (2, 4 or 8; 0 = chosen from the shape). Forced, the kernel
 // also takes 9..16 rows.

@@ -6,7 +6,8 @@
 // at decode shapes. `pdl:0` rows launch every kernel without programmatic dependent launch
 // (cuda::set_pdl), for comparison. `fp8:1` rows run passes of 64 tokens or more with the Linears'
 // e4m3 copies (CudaRunnerOptions::fp8_min_tokens; fast accumulation, the default), `fp8:2` the same
-// with cuBLASLt's fp32 promotion of the sums. Fixed iteration counts keep the whole program short on the GPU machine.
+// with cuBLASLt's fp32 promotion of the sums. Fixed iteration counts keep the whole program short
+// on the GPU machine.
 //
 //   build/gpu/bench/bench_cuda_forward            # on the GPU machine (scripts/gpu-check.sh bench)
 //
@@ -225,8 +226,8 @@ BENCHMARK(BM_DecodeAttention)->ArgNames({"batch", "ctx"})->Args({1, 72})->Args({
 BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl", "fp8"})->Args({1, 1, 0})->Args({1, 0, 0})->Iterations(30)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PaperJobPerStep)->ArgName("batch")->Arg(1)->Iterations(30)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl", "fp8"})->Args({128, 1, 0})->Args({128, 1, 1})->Iterations(5)->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_PaperJob)->ArgNames({"batch", "pdl", "fp8"})->Args({128, 1, 0})->Args({128, 1, 1})->Iterations(5)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PaperJobHostArgmax)->ArgName("batch")->Arg(1)->Iterations(10)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

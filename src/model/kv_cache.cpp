@@ -9,14 +9,12 @@ namespace si {
 KvCache::KvCache(const LlamaConfig& cfg, int n_slots, int capacity)
     : arena_("kv-cache", 1 << 20),
       n_layers_(cfg.n_layers),
-      n_slots_(n_slots),
-      capacity_(capacity),
       kvh_(cfg.n_kv_heads),
       head_dim_(cfg.head_dim),
       slot_floats_(size_t(cfg.n_kv_heads) * size_t(capacity) * size_t(cfg.head_dim)),
       slots_(n_slots, capacity, "kv cache") {
   // (L, S, 2, KVH, capacity, D); untouched positions are never read, so no zeroing (pages stay lazy).
-  data_ = arena_.alloc<float>(size_t(n_layers_) * size_t(n_slots_) * 2 * slot_floats_);
+  data_ = arena_.alloc<float>(size_t(n_layers_) * size_t(n_slots) * 2 * slot_floats_);
 }
 
 void KvCache::copy_slot(int src, int dst, int n_tokens) {
@@ -30,7 +28,7 @@ void KvCache::copy_slot(int src, int dst, int n_tokens) {
       const float* pre = c.n_prefix > 0 ? base(l, c.prefix_slot, kv) : nullptr;
       for (int h = 0; h < kvh_; ++h)
         for (int p = 0; p < n_tokens; ++p) {
-          const size_t off = (size_t(h) * size_t(capacity_) + size_t(p)) * row;
+          const size_t off = (size_t(h) * size_t(capacity()) + size_t(p)) * row;
           // memmove: dst may be src's own prefix slot (the same rows then).
           std::memmove(d + off, (p < c.n_prefix ? pre : own) + off, row * sizeof(float));
         }
@@ -38,7 +36,7 @@ void KvCache::copy_slot(int src, int dst, int n_tokens) {
 }
 
 ops::AttnSource KvCache::source(int layer, int slot) {
-  ops::AttnSource s{k(layer, slot), v(layer, slot), capacity_};
+  ops::AttnSource s{k(layer, slot), v(layer, slot), capacity()};
   const int p = slots_.prefix_slot(slot);
   if (p >= 0) {
     s.prefix_k = k(layer, p);

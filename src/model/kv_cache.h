@@ -23,10 +23,10 @@ class KvCache {
  public:
   KvCache(const LlamaConfig& cfg, int n_slots, int capacity);
 
-  int n_slots() const { return n_slots_; }
-  int capacity() const { return capacity_; }
+  int n_slots() const { return slots_.n_slots(); }
+  int capacity() const { return slots_.capacity(); }
   size_t bytes() const { return arena_.bytes_used(); }
-  size_t slot_bytes() const { return bytes() / size_t(n_slots_); }
+  size_t slot_bytes() const { return bytes() / size_t(n_slots()); }
 
   int length(int slot) const { return slots_.length(slot); }
   void set_length(int slot, int n) { slots_.set_length(slot, n); }  // after a forward appended tokens
@@ -42,11 +42,11 @@ class KvCache {
 
  private:
   float* base(int layer, int slot, int kv) {
-    return data_ + ((size_t(layer) * size_t(n_slots_) + size_t(slot)) * 2 + size_t(kv)) * slot_floats_;
+    return data_ + ((size_t(layer) * size_t(n_slots()) + size_t(slot)) * 2 + size_t(kv)) * slot_floats_;
   }
   Arena arena_;
   float* data_ = nullptr;
-  int n_layers_, n_slots_, capacity_, kvh_, head_dim_;
+  int n_layers_, kvh_, head_dim_;
   size_t slot_floats_;           // KVH * capacity * D
   SlotTable slots_;
 };

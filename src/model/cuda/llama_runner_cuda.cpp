@@ -59,9 +59,8 @@ CudaLlamaRunner::CudaLlamaRunner(const LlamaConfig& cfg, CudaRunnerOptions opt, 
     : cfg_(cfg), opt_(opt), interleaved_(interleaved), slots_(opt.n_slots, opt.capacity, "cuda runner") {
   using Head = CudaRunnerOptions::Head;
   head_int8_ = opt.head == Head::int8 || (opt.head == Head::automatic && linears_4bit);
-  SI_CHECK(opt.n_slots > 0 && opt.capacity > 0 && opt.max_tokens > 0,
-           "cuda runner: need slots, capacity and max_tokens above 0 (got {}, {}, {})", opt.n_slots, opt.capacity,
-           opt.max_tokens);
+  // (Slots and capacity: slots_ checked them, constructed first.)
+  SI_CHECK(opt.max_tokens > 0, "cuda runner: need max_tokens above 0, got {}", opt.max_tokens);
   SI_CHECK(opt.fp8_min_tokens >= 0, "cuda runner: fp8_min_tokens must be 0 (off) or more, got {}", opt.fp8_min_tokens);
   fp8_ = opt.fp8_min_tokens > 0 && !linears_4bit;
   SI_CHECK(cuda::available(), "cuda runner: no CUDA device");

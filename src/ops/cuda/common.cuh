@@ -9,7 +9,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <initializer_list>
 #include <utility>
 
 #include "core/dtype.h"
@@ -63,13 +62,6 @@ __device__ __forceinline__ uint4 pack8(const float* f, const __nv_bfloat16*) {
 #pragma unroll
   for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
   return v;
-}
-
-// Whether pointers (and a row stride of `ld` elements of `bytes` each) allow 16-byte accesses.
-inline bool aligned16(std::initializer_list<const void*> ps, int64_t ld = 0, int64_t bytes = 1) {
-  uintptr_t a = uintptr_t(ld * bytes);
-  for (const void* p : ps) a |= reinterpret_cast<uintptr_t>(p);
-  return a % 16 == 0;
 }
 
 // One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are cs, sn; products

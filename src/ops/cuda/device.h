@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ bool available();
 std::string device_description();
 // The current device's compute capability as 10 * major + minor (90 for sm_90); requires available().
 int compute_capability();
+// Whether pointers (and a row stride of `ld` elements of `bytes` each) allow 16-byte accesses
+// (vector loads in the kernels, cuBLASLt's FP8 operands).
+inline bool aligned16(std::initializer_list<const void*> ps, int64_t ld = 0, int64_t bytes = 1) {
+  uintptr_t a = uintptr_t(ld * bytes);
+  for (const void* p : ps) a |= reinterpret_cast<uintptr_t>(p);
+  return a % 16 == 0;
+}
 // Bytes currently held by DeviceBuffer / DeviceArena allocations of this process.
 size_t bytes_allocated();
 

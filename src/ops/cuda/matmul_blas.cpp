@@ -2,8 +2,6 @@
 // first use and kept, so decode steps (and CUDA graph captures) only call cublasLtMatmul.
 #include <cublasLt.h>
 
-#include <cstdint>
-
 #include "core/error.h"
 #include "ops/cuda/matmul.h"
 
@@ -120,8 +118,7 @@ void Blas::matmul_fp8(Fp8Rows x, int64_t M, int64_t K, Fp8Rows w, int64_t N, DTy
                       bool fast_accum, cudaStream_t s) {
   SI_CHECK(M >= 0 && N > 0 && K > 0 && K % 16 == 0, "matmul_fp8 (CUDA): bad sizes M={} N={} K={} (K a multiple of 16)",
            M, N, K);
-  SI_CHECK(((reinterpret_cast<uintptr_t>(x.q) | reinterpret_cast<uintptr_t>(w.q)) & 15) == 0,
-           "matmul_fp8 (CUDA): x and w codes must be 16-byte aligned");
+  SI_CHECK(aligned16({x.q, w.q}), "matmul_fp8 (CUDA): x and w codes must be 16-byte aligned");
   if (M == 0) return;
   Plan& p = plan(fast_accum ? kE4m3Fast : kE4m3, y_t, M, N, K, accumulate, w.scale, x.scale);
   // The scale vectors change from call to call (each Linear has its own); the descriptor holds
